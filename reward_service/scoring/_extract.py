@@ -1,0 +1,108 @@
+"""Locate the parts of a response: boxed answers, the answer region and the reflection.
+
+Every function here is a linear scan (no backtracking regexes), so a megabyte of
+unbalanced braces costs a few milliseconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+REFLECTION_OPEN, REFLECTION_CLOSE = "<reflection>", "</reflection>"
+
+_BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_UNBRACED_ARGUMENT = re.compile(r"[ \t]*([^\s${}]+)")
+
+
+@dataclass(frozen=True)
+class Box:
+    """One top-level ``\\boxed``/``\\fbox`` occurrence.
+
+    Attributes:
+        start: index of the backslash that opens the command.
+        end: index just past the box; ``len(text)`` when the braces never close.
+        content: the text inside the box, or None when its braces are unbalanced.
+    """
+
+    start: int
+    end: int
+    content: str | None
+
+
+def _closing_brace(text: str, open_index: int) -> int | None:
+    """Index of the brace closing the one at ``open_index``; escaped braces do not count."""
+    depth = 0
+    i = open_index
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
+
+
+def _read_box(text: str, start: int, after_command: int) -> Box:
+    """Read the argument of a box command whose name ends at ``after_command``."""
+    brace = after_command
+    while brace < len(text) and text[brace] in " \t":
+        brace += 1
+    if brace < len(text) and text[brace] == "{":
+        close = _closing_brace(text, brace)
+        if close is None:
+            return Box(start, len(text), None)
+        return Box(start, close + 1, text[brace + 1 : close])
+    unbraced = _UNBRACED_ARGUMENT.match(text, after_command)
+    if unbraced is None:
+        return Box(start, after_command, None)
+    return Box(start, unbraced.end(), unbraced.group(1))
+
+
+def find_boxes(text: str) -> list[Box]:
+    """All top-level boxes in ``text``, in order; boxes nested in a box are part of it."""
+    boxes: list[Box] = []
+    position = 0
+    while (match := _BOX_COMMAND.search(text, position)) is not None:
+        box = _read_box(text, match.start(), match.end())
+        boxes.append(box)
+        position = max(box.end, match.end())
+    return boxes
+
+
+def answer_region(response: str) -> str:
+    """The part of a response that holds the final answer.
+
+    That is the text after the last ``</think>`` (the whole response when there is
+    none), cut before the first ``<reflection>`` that follows, so a reflection that
+    restates an answer cannot replace it.
+    """
+    think_end = response.rfind(THINK_CLOSE)
+    start = 0 if think_end < 0 else think_end + len(THINK_CLOSE)
+    reflection = response.find(REFLECTION_OPEN, start)
+    return response[start:] if reflection < 0 else response[start:reflection]
+
+
+def extract_answer(response: str) -> str | None:
+    """The content of the last balanced, non-empty box in the answer region, stripped."""
+    for box in reversed(find_boxes(answer_region(response))):
+        if box.content is not None and box.content.strip():
+            return box.content.strip()
+    return None
+
+
+def reflection_text(response: str) -> str | None:
+    """The text of the last ``<reflection>`` block; an unclosed block runs to the end."""
+    start = response.rfind(REFLECTION_OPEN)
+    if start < 0:
+        return None
+    body_start = start + len(REFLECTION_OPEN)
+    end = response.find(REFLECTION_CLOSE, body_start)
+    return response[body_start:] if end < 0 else response[body_start:end]

@@ -1,0 +1,118 @@
+"""R_verify: is an extracted answer mathematically equal to the ground truth (math-verify).
+
+math-verify converts LaTeX to sympy through latex2sympy2_extended and compares with
+numeric, symbolic, set and interval rules. Its timeout is ``signal.alarm``, which only
+works in a process's main thread (verl issue 3407: rewards silently became 0 in async
+mode), so the in-process limit is used only there. Elsewhere comparisons run without
+one, and the reward service adds hard, killable per-item timeouts around this code.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from dataclasses import dataclass
+from itertools import product
+from typing import Any, Literal
+
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+from math_verify.errors import TimeoutException
+
+Status = Literal["ok", "timeout", "error"]
+
+_ANSWER_EXTRACTION = (LatexExtractionConfig(boxed_match_priority=0),)
+_GOLD_EXTRACTION = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """The result of comparing one answer with one ground truth.
+
+    Attributes:
+        equal: True when the answer is mathematically equal to the ground truth.
+        status: "ok", "timeout" (the comparison ran out of time) or "error".
+        error: what went wrong, when status is not "ok".
+    """
+
+    equal: bool
+    status: Status = "ok"
+    error: str | None = None
+
+
+class _GoldUnparseable(ValueError):
+    """The ground truth yields no expression; that is a data error, never a wrong answer."""
+
+
+def _in_process_timeout(timeout_s: float | None) -> int | None:
+    """Whole seconds for math-verify's alarm, or None where ``signal.alarm`` cannot work."""
+    if timeout_s is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return max(1, math.ceil(timeout_s))
+
+
+def _as_boxed(latex: str) -> str:
+    """Wrap a bare answer as ``\\boxed{...}`` so math-verify takes it whole."""
+    bare = latex.strip().strip("$").strip()
+    return bare if "\\boxed" in bare else "\\boxed{" + bare + "}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_gold(ground_truth: str, timeout: int | None) -> tuple[Any, ...]:
+    """Parse a ground truth (plain text or LaTeX) once; raises when nothing parses."""
+    gold = parse(
+        _as_boxed(ground_truth),
+        extraction_config=_GOLD_EXTRACTION,
+        parsing_timeout=timeout,  # type: ignore[arg-type]  # None disables the alarm
+        raise_on_error=True,
+    )
+    if not gold:
+        raise _GoldUnparseable(f"ground truth {ground_truth[:80]!r} could not be parsed")
+    return tuple(gold)
+
+
+def _parse_answer(answer: str, timeout: int | None) -> list[Any]:
+    """Parse an extracted answer; an answer that does not parse is simply not equal."""
+    try:
+        return parse(
+            _as_boxed(answer),
+            extraction_config=_ANSWER_EXTRACTION,
+            parsing_timeout=timeout,  # type: ignore[arg-type]
+            raise_on_error=True,
+        )
+    except Exception:
+        return []
+
+
+def _any_pair_equal(gold: tuple[Any, ...], answer: list[Any], timeout: int | None) -> bool:
+    """math-verify's comparison over every (gold, answer) candidate pair."""
+    for gold_item, answer_item in product(gold, answer):
+        try:
+            if verify(gold_item, answer_item, timeout_seconds=timeout, raise_on_error=True):
+                return True
+        except Exception:  # one failed comparison leaves the other candidates to try
+            continue
+    return False
+
+
+def verify_answer(
+    answer: str | None, ground_truth: str, timeout_s: float | None = 5.0
+) -> VerifyOutcome:
+    """Compare an extracted answer with the ground truth; never raises.
+
+    Args:
+        answer: the boxed answer's content, or None when the response has none.
+        ground_truth: the label, as plain text (``12.8``) or LaTeX (``\\frac{64}{5}``).
+        timeout_s: in-process limit for each parse and comparison step, applied only
+            in the main thread (see the module docstring); None for no limit.
+    """
+    if answer is None:
+        return VerifyOutcome(equal=False)
+    timeout = _in_process_timeout(timeout_s)
+    try:
+        gold = _parse_gold(ground_truth, timeout)
+        return VerifyOutcome(equal=_any_pair_equal(gold, _parse_answer(answer, timeout), timeout))
+    except TimeoutException:
+        return VerifyOutcome(False, "timeout", f"verification exceeded {timeout}s")
+    except Exception as exc:
+        return VerifyOutcome(False, "error", f"{type(exc).__name__}: {exc}"[:300])

@@ -1,0 +1,53 @@
+"""verl's custom-reward entry point, ``compute_score`` with verl's signature.
+
+Point verl at this file directly (``custom_reward_function.path=<this file>``,
+``custom_reward_function.name=compute_score``): it imports only by absolute names, so
+it loads by path as well as by module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reward_service.scoring._reward import (
+    MultiSignalMathReward,
+    RewardWeights,
+    error_result,
+)
+
+WEIGHTS_KEY = "reward_weights"
+"""The ``extra_info`` key that may carry per-item weights, e.g. ``{"alpha": 1, "beta": 0.5}``."""
+
+_DEFAULT_REWARD = MultiSignalMathReward()
+
+
+def _item_weights(extra_info: Mapping[str, Any] | None) -> RewardWeights | None:
+    """Per-item weights from ``extra_info``; None when it carries none."""
+    if not isinstance(extra_info, Mapping) or extra_info.get(WEIGHTS_KEY) is None:
+        return None
+    weights = extra_info[WEIGHTS_KEY]
+    if not isinstance(weights, Mapping):
+        raise ValueError(f"extra_info[{WEIGHTS_KEY!r}] must be a mapping")
+    return RewardWeights.from_mapping(weights, base=_DEFAULT_REWARD.weights)
+
+
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Score one response the way verl's reward managers expect; never raises.
+
+    Returns ``score`` plus every signal (``verify``, ``format``, ``reflect``, ``pred``,
+    ``verdict``, ``format_failures``, ``status``, ``error``), so verl logs each one.
+    ``data_source`` is accepted for verl's signature; every source is scored as math.
+    """
+    if isinstance(ground_truth, (int, float)) and not isinstance(ground_truth, bool):
+        ground_truth = str(ground_truth)
+    try:
+        weights = _item_weights(extra_info)
+    except (TypeError, ValueError) as exc:
+        return error_result(f"invalid weights: {exc}").to_dict()
+    return _DEFAULT_REWARD.score(solution_str, ground_truth, weights).to_dict()

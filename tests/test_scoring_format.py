@@ -1,0 +1,70 @@
+"""R_format: each rule broken one at a time, plus the accepted variants."""
+
+from __future__ import annotations
+
+import pytest
+
+from reward_service.scoring._format import FORMAT_RULES, format_failures
+
+GOOD = (
+    "<think>Work it out.</think>\nThe answer is \\boxed{12.8}.\n"
+    "<reflection>Checked. The answer is correct.</reflection>"
+)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        GOOD,
+        "  \n" + GOOD,
+        GOOD + "<|im_end|>",
+        GOOD + "\n<|endoftext|>\n",
+        GOOD + "<|im_end|><|endoftext|>",
+        GOOD.replace("\\boxed{12.8}", "\\boxed{\\frac{64}{5}}"),
+        GOOD.replace("\\boxed{12.8}", "\\fbox{12.8}"),
+        GOOD.replace("\\boxed{12.8}", "\\boxed 5"),
+        "<think>We box \\boxed{3} in thought.</think> \\boxed{12.8} <reflection>ok</reflection>",
+    ],
+)
+def test_well_formed(response: str) -> None:
+    assert format_failures(response) == ()
+
+
+@pytest.mark.parametrize(
+    ("response", "broken_rule"),
+    [
+        ("Preamble. " + GOOD, "think_first"),
+        (GOOD.replace("<think>", "<thinking>"), "think_first"),
+        (GOOD.replace("Work it out.", "   "), "think_block"),
+        (GOOD.replace("</think>", ""), "think_block"),
+        (GOOD.replace("</think>", "</think></think>"), "think_block"),
+        (GOOD.replace("Work it out.", "<think>nested</think>"), "think_block"),
+        (GOOD.replace("\\boxed{12.8}", "12.8"), "boxed_answer"),
+        (GOOD.replace("\\boxed{12.8}", "\\boxed{12.8} or \\boxed{13}"), "boxed_answer"),
+        (GOOD.replace("\\boxed{12.8}", "\\boxed{}"), "boxed_answer"),
+        (GOOD.replace("\\boxed{12.8}", "\\boxed{ }"), "boxed_answer"),
+        (GOOD.replace("\\boxed{12.8}", "\\boxed{12.8"), "boxed_answer"),
+        (GOOD.replace("Checked. The answer is correct.", ""), "reflection_block"),
+        (GOOD.replace("</reflection>", ""), "reflection_block"),
+        (GOOD + "<reflection>again</reflection>", "reflection_block"),
+        (
+            "<reflection>early</reflection><think>t</think> \\boxed{1}",
+            "reflection_block",
+        ),
+        (GOOD + " And one more thing.", "clean_ending"),
+        (GOOD + "<|im_end|> trailing", "clean_ending"),
+    ],
+)
+def test_each_rule_broken_alone(response: str, broken_rule: str) -> None:
+    assert broken_rule in format_failures(response)
+
+
+def test_failures_are_reported_in_rule_order() -> None:
+    assert format_failures("") == FORMAT_RULES
+
+
+@pytest.mark.parametrize(
+    "junk", ["}" * 10_000, "{" * 100_000, "\\boxed{" * 20_000, "\x00\x01\x7f" * 1000]
+)
+def test_junk_never_raises(junk: str) -> None:
+    assert "think_first" in format_failures(junk)
