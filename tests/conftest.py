@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from reward_service.app import create_app
+from reward_service.local_server import serve_in_thread
+from reward_service.settings import ServiceSettings
+
 
 def make_response(
     answer: str = "12.8",
@@ -13,3 +22,21 @@ def make_response(
         f"<think>{think}</think>\nSo the velocity is \\boxed{{{answer}}} mph.\n"
         f"<reflection>I substituted back into P = kAV^3. {verdict_sentence}</reflection>"
     )
+
+
+SERVICE_SETTINGS = ServiceSettings(
+    workers=2, item_timeout_s=2.0, max_items=64, max_body_bytes=2**20
+)
+
+
+@pytest.fixture(scope="session")
+def service_url() -> Iterator[str]:
+    """A live service on 127.0.0.1 (random port), shared by the tests that only read from it."""
+    with serve_in_thread(create_app(SERVICE_SETTINGS)) as url:
+        yield url
+
+
+@pytest.fixture
+def client(service_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service_url, timeout=60) as http:
+        yield http

@@ -145,3 +145,10 @@ def test_deterministic_and_compute_score_agrees(response: str) -> None:
     first = REWARD.score(response, "12.8")
     assert REWARD.score(response, "12.8") == first
     assert compute_score("deepscaler", response, "12.8") == first.to_dict()
+
+
+def test_to_dict_carries_every_field() -> None:
+    import dataclasses
+
+    result = REWARD.score(make_response(), "12.8")
+    assert list(result.to_dict()) == [field.name for field in dataclasses.fields(result)]

@@ -59,6 +59,25 @@ class RewardWeights:
 
 DEFAULT_WEIGHTS = RewardWeights()
 
+WEIGHTS_KEY = "reward_weights"
+"""The ``extra_info`` key that may carry per-item weights, e.g. ``{"alpha": 1, "beta": 0.5}``."""
+
+
+def weights_from_extra_info(
+    extra_info: Mapping[str, Any] | None, base: RewardWeights
+) -> RewardWeights | None:
+    """Per-item weights carried in ``extra_info``, over ``base``; None when it carries none.
+
+    Raises:
+        ValueError: the weights are not a mapping of valid weight names and values.
+    """
+    if not isinstance(extra_info, Mapping) or extra_info.get(WEIGHTS_KEY) is None:
+        return None
+    weights = extra_info[WEIGHTS_KEY]
+    if not isinstance(weights, Mapping):
+        raise ValueError(f"extra_info[{WEIGHTS_KEY!r}] must be a mapping")
+    return RewardWeights.from_mapping(weights, base=base)
+
 
 @functools.cache
 def _warn_if_dominated(weights: RewardWeights) -> None:
@@ -113,7 +132,17 @@ class ScoreResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with every field; ``format_failures`` becomes a list."""
-        return {**asdict(self), "format_failures": list(self.format_failures)}
+        return {
+            "score": self.score,
+            "verify": self.verify,
+            "format": self.format,
+            "reflect": self.reflect,
+            "pred": self.pred,
+            "verdict": self.verdict,
+            "format_failures": list(self.format_failures),
+            "status": self.status,
+            "error": self.error,
+        }
 
 
 def error_result(message: str, analysis: ResponseAnalysis | None = None) -> ScoreResult:

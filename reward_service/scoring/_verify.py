@@ -113,6 +113,6 @@ def verify_answer(
         gold = _parse_gold(ground_truth, timeout)
         return VerifyOutcome(equal=_any_pair_equal(gold, _parse_answer(answer, timeout), timeout))
     except TimeoutException:
-        return VerifyOutcome(False, "timeout", f"verification exceeded {timeout}s")
+        return VerifyOutcome(False, "timeout", "verification ran out of time")
     except Exception as exc:
         return VerifyOutcome(False, "error", f"{type(exc).__name__}: {exc}"[:300])

@@ -12,24 +12,11 @@ from typing import Any
 
 from reward_service.scoring._reward import (
     MultiSignalMathReward,
-    RewardWeights,
     error_result,
+    weights_from_extra_info,
 )
 
-WEIGHTS_KEY = "reward_weights"
-"""The ``extra_info`` key that may carry per-item weights, e.g. ``{"alpha": 1, "beta": 0.5}``."""
-
 _DEFAULT_REWARD = MultiSignalMathReward()
-
-
-def _item_weights(extra_info: Mapping[str, Any] | None) -> RewardWeights | None:
-    """Per-item weights from ``extra_info``; None when it carries none."""
-    if not isinstance(extra_info, Mapping) or extra_info.get(WEIGHTS_KEY) is None:
-        return None
-    weights = extra_info[WEIGHTS_KEY]
-    if not isinstance(weights, Mapping):
-        raise ValueError(f"extra_info[{WEIGHTS_KEY!r}] must be a mapping")
-    return RewardWeights.from_mapping(weights, base=_DEFAULT_REWARD.weights)
 
 
 def compute_score(
@@ -47,7 +34,7 @@ def compute_score(
     if isinstance(ground_truth, (int, float)) and not isinstance(ground_truth, bool):
         ground_truth = str(ground_truth)
     try:
-        weights = _item_weights(extra_info)
+        weights = weights_from_extra_info(extra_info, _DEFAULT_REWARD.weights)
     except (TypeError, ValueError) as exc:
         return error_result(f"invalid weights: {exc}").to_dict()
     return _DEFAULT_REWARD.score(solution_str, ground_truth, weights).to_dict()

@@ -1,0 +1,62 @@
+"""The FastAPI application: built by :func:`create_app`, its pool owned by the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import FastAPI
+
+from reward_service import __version__
+from reward_service.batch import open_batch_scorer
+from reward_service.metrics import ServiceMetrics
+from reward_service.routes import ops, score
+from reward_service.schemas import ScoreRequest
+from reward_service.settings import ServiceSettings
+
+logger = logging.getLogger("reward_service")
+
+SCORER_VERSION = f"reward-service {__version__}; math-verify {version('math-verify')}"
+
+
+def _openapi_with_request_schema(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the ScoreRequest models, which /score parses itself (orjson)."""
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+        request_schema = ScoreRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(request_schema.pop("$defs", {}))
+        components["ScoreRequest"] = request_schema
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """Build the service; settings come from the environment when not given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = settings or ServiceSettings()
+        metrics = ServiceMetrics()
+        async with open_batch_scorer(resolved, metrics.worker_restarts.inc) as scorer:
+            app.state.settings = resolved
+            app.state.metrics = metrics
+            app.state.pool = scorer.pool
+            app.state.scorer = scorer
+            app.state.scorer_version = SCORER_VERSION
+            logger.info("scoring pool ready with %d workers", resolved.workers)
+            yield
+
+    app = FastAPI(
+        title="reward-service",
+        version=__version__,
+        summary="Multi-signal math rewards (verify + format + reflect) for RL fine-tuning.",
+        lifespan=lifespan,
+    )
+    app.include_router(score.router)
+    app.include_router(ops.router)
+    app.openapi = lambda: _openapi_with_request_schema(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,128 @@
+"""The ``reward-service`` command: serve, score rollouts offline or remotely, benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from reward_service.batch import BatchItem, open_batch_scorer
+from reward_service.client import RewardClient
+from reward_service.settings import ServiceSettings
+
+app = typer.Typer(help="Multi-signal math rewards as a service.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Scoring processes.")] = None,
+) -> None:
+    """Run the HTTP service (settings from REWARD_SERVICE_* variables, then these options)."""
+    import uvicorn
+
+    from reward_service.app import create_app
+
+    overrides = {"host": host, "port": port, "workers": workers}
+    settings = ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=30,
+    )
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise typer.BadParameter(f"{path}:{number}: not JSON ({exc})") from None
+        if not isinstance(row, dict) or "response" not in row or "ground_truth" not in row:
+            raise typer.BadParameter(f"{path}:{number}: needs 'response' and 'ground_truth'")
+        rows.append(row)
+    return rows
+
+
+def _item(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("response", "ground_truth", "data_source", "extra_info")
+    return {key: row[key] for key in keys if row.get(key) is not None}
+
+
+async def _score_rows(
+    rows: list[dict[str, Any]],
+    url: str | None,
+    batch_size: int,
+    token: str | None,
+    on_batch: Callable[[list[dict[str, Any]]], None],
+) -> None:
+    """Score ``rows`` in batches, locally in a process pool or on the service at ``url``."""
+    batches = [rows[start : start + batch_size] for start in range(0, len(rows), batch_size)]
+    if url:
+        async with RewardClient(url, api_token=token) as client:
+            for batch in batches:
+                on_batch(await client.score([_item(row) for row in batch]))
+        return
+    async with open_batch_scorer(ServiceSettings()) as scorer:
+        for batch in batches:
+            items = [
+                BatchItem(row["response"], str(row["ground_truth"]), row.get("extra_info"))
+                for row in batch
+            ]
+            on_batch([result.to_dict() for result in (await scorer.score(items)).results])
+
+
+@app.command()
+def score(
+    rollouts: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL rows.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where scored rows go.")] = Path(
+        "scored.jsonl"
+    ),
+    url: Annotated[str | None, typer.Option(help="Score on this service, not locally.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 4096,
+    token: Annotated[str | None, typer.Option(envvar="REWARD_SERVICE_API_TOKEN")] = None,
+) -> None:
+    """Score a JSONL file of {response, ground_truth, ...} rows; each row gains the result."""
+    rows = _read_rows(rollouts)
+    done = 0
+    with Progress(console=console) as progress, output.open("wb") as sink:
+        task = progress.add_task("scoring", total=len(rows))
+
+        def write(results: list[dict[str, Any]]) -> None:
+            nonlocal done
+            for row, result in zip(rows[done : done + len(results)], results, strict=True):
+                sink.write(orjson.dumps({**row, **result}) + b"\n")
+            done += len(results)
+            progress.update(task, advance=len(results))
+
+        asyncio.run(_score_rows(rows, url, batch_size, token, write))
+    console.print(f"scored {done} rows -> {output}")
+
+
+@app.command()
+def bench(
+    items: Annotated[int, typer.Option(min=1, help="Responses in the synthetic step.")] = 4096,
+    repeats: Annotated[int, typer.Option(min=1, help="Batches per measurement.")] = 3,
+    naive_sample: Annotated[int, typer.Option(min=1, help="Items the naive loop scores.")] = 256,
+) -> None:
+    """Benchmark the service over HTTP against verl's naive per-item loop, side by side."""
+    from reward_service.benchmark import print_table, run_benchmark
+
+    print_table(run_benchmark(items, repeats, naive_sample), console)
+
+
+if __name__ == "__main__":
+    app()

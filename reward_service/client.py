@@ -1,0 +1,166 @@
+"""An async client for ``POST /score``: chunks spread over several URLs, retried with backoff.
+
+Exceptions, all raised from one place (:meth:`RewardClient._post`):
+
+    RewardServiceError
+    ├── RewardServiceUnavailable   connection errors, timeouts or 5xx, after the last retry
+    └── RewardRequestRejected      a 4xx answer: the request itself is wrong, never retried
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+import orjson
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_RETRIES = 5
+DEFAULT_BACKOFF_S = 0.5
+DEFAULT_MAX_BACKOFF_S = 10.0
+DEFAULT_CHUNK_ITEMS = 4096
+
+
+class RewardServiceError(RuntimeError):
+    """Scoring through the reward service failed."""
+
+
+class RewardServiceUnavailable(RewardServiceError):
+    """The service could not be reached or kept failing (connection, timeout, 5xx)."""
+
+
+class RewardRequestRejected(RewardServiceError):
+    """The service refused the request (4xx); its message says why."""
+
+
+class _Retryable(Exception):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+
+
+class RewardClient:
+    """Scores items on one or more reward-service URLs.
+
+    Args:
+        urls: one base URL or several; chunks go round-robin, a retry moves to the next URL.
+        timeout_s: limit for one HTTP request.
+        retries: attempts after the first, with exponential backoff.
+        backoff_s, max_backoff_s: first and longest wait between attempts.
+        api_token: bearer token, when the service requires one.
+        weights: ``{"alpha", "beta", "gamma"}`` sent with every request.
+        chunk_items: most items in one request.
+    """
+
+    def __init__(
+        self,
+        urls: str | Sequence[str],
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
+        backoff_s: float = DEFAULT_BACKOFF_S,
+        max_backoff_s: float = DEFAULT_MAX_BACKOFF_S,
+        api_token: str | None = None,
+        weights: Mapping[str, float] | None = None,
+        chunk_items: int = DEFAULT_CHUNK_ITEMS,
+    ) -> None:
+        self.urls = [urls] if isinstance(urls, str) else list(urls)
+        if not self.urls:
+            raise ValueError("at least one reward URL is needed")
+        if retries < 0 or chunk_items < 1:
+            raise ValueError("retries must be >= 0 and chunk_items >= 1")
+        self.urls = [url.rstrip("/") for url in self.urls]
+        self.retries = retries
+        self.weights = dict(weights) if weights else None
+        self.chunk_items = chunk_items
+        self._wait = wait_exponential(multiplier=backoff_s, max=max_backoff_s)
+        headers = {"content-type": "application/json"}
+        if api_token:
+            headers["authorization"] = f"Bearer {api_token}"
+        self._http = httpx.AsyncClient(timeout=timeout_s, headers=headers)
+        self._next_url = 0
+
+    async def __aenter__(self) -> RewardClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._http.aclose()
+
+    async def score(
+        self, items: Sequence[Mapping[str, Any]], step: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Score ``items`` (``response``, ``ground_truth``, ...); results in the same order.
+
+        Raises:
+            RewardServiceUnavailable: every attempt failed; the message names the URLs.
+            RewardRequestRejected: the service refused the request.
+        """
+        chunks = [
+            items[start : start + self.chunk_items]
+            for start in range(0, len(items), self.chunk_items)
+        ]
+        first_url, self._next_url = self._next_url, self._next_url + len(chunks)
+        results = await asyncio.gather(
+            *(self._score_chunk(chunk, first_url + i, step) for i, chunk in enumerate(chunks))
+        )
+        return [result for chunk_results in results for result in chunk_results]
+
+    async def _score_chunk(
+        self, chunk: Sequence[Mapping[str, Any]], url_index: int, step: int | None
+    ) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"items": list(chunk)}
+        if self.weights:
+            body["weights"] = self.weights
+        if step is not None:
+            body["step"] = step
+        payload = orjson.dumps(body)
+        tried: list[str] = []
+
+        async def attempt() -> list[dict[str, Any]]:
+            url = self.urls[(url_index + len(tried)) % len(self.urls)]
+            tried.append(url)
+            return await self._post(url, payload, len(chunk))
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            reraise=True,
+        )
+        try:
+            return await retrying(attempt)
+        except _Retryable as exc:
+            raise RewardServiceUnavailable(
+                f"reward service failed after {len(tried)} attempts "
+                f"(tried {', '.join(sorted(set(tried)))}); last error: {exc}"
+            ) from exc
+
+    async def _post(self, url: str, payload: bytes, expected: int) -> list[dict[str, Any]]:
+        """One request; lower-level failures are translated here and only here."""
+        try:
+            response = await self._http.post(f"{url}/score", content=payload)
+        except httpx.TransportError as exc:  # connect errors, timeouts, broken connections
+            raise _Retryable(url, f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500:
+            raise _Retryable(url, f"HTTP {response.status_code}: {response.text[:200]}")
+        if response.status_code >= 400:
+            raise RewardRequestRejected(
+                f"{url}/score refused the request: HTTP {response.status_code}: "
+                f"{response.text[:500]}"
+            )
+        results = orjson.loads(response.content)["results"]
+        if len(results) != expected:
+            raise _Retryable(url, f"expected {expected} results, got {len(results)}")
+        return results

@@ -1,0 +1,67 @@
+"""Prometheus metrics of one service instance, on a registry of its own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from reward_service.batch import BatchReport
+
+_BATCH_SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
+_ITEM_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30)
+
+
+class ServiceMetrics:
+    """Request, item, latency, timeout, restart and cache counters for ``/metrics``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "reward_requests", "Score requests by HTTP code.", ["code"], registry=self.registry
+        )
+        self.items = Counter(
+            "reward_items", "Scored items by status.", ["status"], registry=self.registry
+        )
+        self.batch_seconds = Histogram(
+            "reward_batch_seconds",
+            "Wall time to score one request.",
+            buckets=_BATCH_SECONDS,
+            registry=self.registry,
+        )
+        self.batch_items = Histogram(
+            "reward_batch_items",
+            "Items per request.",
+            buckets=(1, 8, 32, 128, 512, 1024, 4096, 8192, 16384),
+            registry=self.registry,
+        )
+        self.item_seconds = Histogram(
+            "reward_item_verify_seconds",
+            "Worker time to verify one distinct answer.",
+            buckets=_ITEM_SECONDS,
+            registry=self.registry,
+        )
+        self.timeouts = Counter(
+            "reward_timeouts", "Items whose verification timed out.", registry=self.registry
+        )
+        self.worker_restarts = Counter(
+            "reward_worker_restarts",
+            "Worker processes killed (timeout) or dead (memory, crash) and replaced.",
+            registry=self.registry,
+        )
+        self.cache_hits = Counter(
+            "reward_cache_hits", "Distinct answers served from the cache.", registry=self.registry
+        )
+        self.cache_misses = Counter(
+            "reward_cache_misses", "Distinct answers verified in the pool.", registry=self.registry
+        )
+
+    def record_batch(self, report: BatchReport, seconds: float) -> None:
+        """Count one scored batch."""
+        self.batch_seconds.observe(seconds)
+        self.batch_items.observe(len(report.results))
+        for result in report.results:
+            self.items.labels(result.status).inc()
+        self.timeouts.inc(sum(result.status == "timeout" for result in report.results))
+        self.cache_hits.inc(report.cache_hits)
+        self.cache_misses.inc(report.verified)
+        for item_seconds in report.verify_seconds:
+            self.item_seconds.observe(item_seconds)

@@ -1,0 +1,31 @@
+"""Operations: readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from reward_service.schemas import HealthResponse
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+async def health(request: Request, response: Response) -> HealthResponse:
+    """Ready (200) only while the scoring pool is up."""
+    state = request.app.state
+    ready = state.pool.active
+    if not ready:
+        response.status_code = 503
+    return HealthResponse(
+        status="ok" if ready else "starting",
+        workers=state.pool.workers,
+        scorer_version=state.scorer_version,
+    )
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    body = generate_latest(request.app.state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

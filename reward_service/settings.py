@@ -1,0 +1,64 @@
+"""Service settings, read from ``REWARD_SERVICE_*`` environment variables or a ``.env`` file."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "REWARD_SERVICE_"
+
+
+def _cpu_count() -> int:
+    """CPUs this process may run on (the container's share, not the host's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class ServiceSettings(BaseSettings):
+    """Everything the reward service can be told; each field is ``REWARD_SERVICE_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    host: str = Field("127.0.0.1", description="Interface to bind; 0.0.0.0 inside containers.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port to listen on.")
+    workers: int = Field(
+        default_factory=_cpu_count, ge=1, le=256, description="Scoring processes in the pool."
+    )
+    item_timeout_s: float = Field(
+        3.0, gt=0, le=120, description="Hard limit for verifying one answer; the worker is killed."
+    )
+    max_items: int = Field(16384, ge=1, le=1_000_000, description="Most items in one request.")
+    max_response_chars: int = Field(
+        65536, ge=1, description="Longest response accepted, in characters."
+    )
+    max_answer_chars: int = Field(
+        1000, ge=1, description="Longest boxed answer that is parsed; longer ones report an error."
+    )
+    max_body_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
+    )
+    worker_memory_mb: int = Field(
+        2048, ge=256, description="Address-space limit of each worker (RLIMIT_AS), in MiB."
+    )
+    cache_size: int = Field(
+        200_000, ge=0, description="Verdicts kept across requests (LRU); 0 turns the cache off."
+    )
+    api_token: SecretStr | None = Field(
+        None, description="When set, /score needs 'Authorization: Bearer <token>'."
+    )
+    alpha: float = Field(1.0, ge=0, allow_inf_nan=False, description="Default weight of R_verify.")
+    beta: float = Field(0.2, ge=0, allow_inf_nan=False, description="Default weight of R_format.")
+    gamma: float = Field(0.2, ge=0, allow_inf_nan=False, description="Default weight of R_reflect.")
+    log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$")
+
+    @model_validator(mode="after")
+    def _token_is_not_trivial(self) -> ServiceSettings:
+        if self.api_token is not None and len(self.api_token.get_secret_value()) < 16:
+            raise ValueError("api_token must be at least 16 characters")
+        return self
