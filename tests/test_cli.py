@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +13,7 @@ from typer.testing import CliRunner
 from reward_service.cli import app
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
+from tests.service_process import ServiceProcess
 
 ROWS = [
     {"response": make_response("12.8"), "ground_truth": "12.8", "id": 1},
@@ -71,39 +67,13 @@ def test_score_rejects_bad_rows(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "ground_truth" in result.output
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server never became healthy")
-
-
 def test_serve_command_runs_and_stops_cleanly() -> None:
-    port = free_port()
-    env = {**os.environ, "REWARD_SERVICE_PORT": str(port), "REWARD_SERVICE_WORKERS": "1"}
-    command = [sys.executable, "-m", "reward_service.cli", "serve"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    service = ServiceProcess().start()
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, process)
         item = {"response": make_response(), "ground_truth": "12.8"}
-        assert httpx.post(f"{url}/score", json=item).json()["results"][0]["score"] == 1.4
+        assert httpx.post(f"{service.url}/score", json=item).json()["results"][0]["score"] == 1.4
     finally:
-        process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=60)[0].decode()
+        code = service.stop()
     # uvicorn shuts down gracefully, then re-raises the signal it caught
-    assert process.returncode in (0, -signal.SIGTERM), output
-    assert "Application shutdown complete" in output
+    assert code in (0, -signal.SIGTERM), service.output
+    assert "Application shutdown complete" in service.output

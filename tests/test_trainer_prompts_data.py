@@ -1,0 +1,105 @@
+"""The format prompt and the pi1 data, loaded through verl's own RLHFDataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import OmegaConf
+from typer.testing import CliRunner
+
+from reward_service.scoring import MultiSignalMathReward
+from tests.tiny_models import byte_level_tokenizer
+from trainer.data import PI1_LABEL, PI1_PROBLEM, cli, pi1_rows
+from trainer.prompts import EXAMPLE_RESPONSE, SYSTEM_PROMPT, VERDICT_CORRECT, VERDICT_WRONG
+
+
+def test_prompt_example_scores_full_marks() -> None:
+    result = MultiSignalMathReward().score(EXAMPLE_RESPONSE, "4")
+    assert (result.format, result.verify, result.reflect, result.verdict) == (1, 1, 1, "correct")
+
+
+def test_prompt_names_both_verdict_sentences_and_every_tag() -> None:
+    for text in (
+        VERDICT_CORRECT,
+        VERDICT_WRONG,
+        "<think>",
+        "</think>",
+        "\\boxed{}",
+        "<reflection>",
+    ):
+        assert text in SYSTEM_PROMPT
+
+
+def test_pi1_rows_follow_verl_schema() -> None:
+    rows = pi1_rows()
+    assert len(rows) == 128
+    row = rows[0]
+    assert row["reward_model"] == {"style": "rule", "ground_truth": PI1_LABEL}
+    assert row["extra_info"] == {"index": 124, "split": "train"}
+    assert [turn["role"] for turn in row["prompt"]] == ["system", "user"]
+    assert row["prompt"][1]["content"].startswith(PI1_PROBLEM)
+
+
+def _load_with_verl(path: Path, tmp_path: Path) -> list[str]:
+    """Render every prompt of ``path`` the way verl's trainer does."""
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+
+    tokenizer = byte_level_tokenizer(tmp_path / "tokenizer")
+    config = OmegaConf.create(
+        {"max_prompt_length": 4096, "cache_dir": str(tmp_path / "cache"), "return_raw_chat": True}
+    )
+    dataset = RLHFDataset(str(path), tokenizer, config)
+    rendered = []
+    for index in range(len(dataset)):
+        ids = dataset[index].get("raw_prompt_ids")
+        chat = dataset[index]["raw_prompt"]
+        text = tokenizer.apply_chat_template(list(chat), tokenize=False, add_generation_prompt=True)
+        if ids is not None:
+            assert tokenizer.decode(ids) == text
+        rendered.append(text)
+    return rendered
+
+
+def test_pi1_parquet_loads_in_verl_with_the_system_prompt(tmp_path: Path) -> None:
+    out = tmp_path / "pi1_r128.parquet"
+    result = CliRunner().invoke(cli, ["pi1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rendered = _load_with_verl(out, tmp_path)
+    assert len(rendered) == 128
+    assert rendered[0].startswith("<|im_start|>system\n" + SYSTEM_PROMPT)
+    assert PI1_PROBLEM in rendered[0] and rendered[0].endswith("<|im_start|>assistant\n")
+
+
+def test_apply_prompt_replaces_any_system_turn(tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    rows = [
+        {
+            "data_source": "math",
+            "prompt": [{"role": "system", "content": "old"}, {"role": "user", "content": "1+1?"}],
+            "ability": "math",
+            "reward_model": {"style": "rule", "ground_truth": "2"},
+            "extra_info": {"index": 0, "split": "test"},
+        },
+        {
+            "data_source": "math",
+            "prompt": [{"role": "user", "content": "2+2?"}],
+            "ability": "math",
+            "reward_model": {"style": "rule", "ground_truth": "4"},
+            "extra_info": {"index": 1, "split": "test"},
+        },
+    ]
+    pd.DataFrame(rows).to_parquet(source)
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(cli, ["apply-prompt", str(source), str(out)])
+    assert result.exit_code == 0, result.output
+    rendered = _load_with_verl(out, tmp_path)
+    assert all(text.count("<|im_start|>system") == 1 for text in rendered)
+    assert all(SYSTEM_PROMPT in text and "old" not in text for text in rendered)
+
+
+def test_apply_prompt_refuses_a_file_without_prompts(tmp_path: Path) -> None:
+    source = tmp_path / "bad.parquet"
+    pd.DataFrame([{"text": "x"}]).to_parquet(source)
+    result = CliRunner().invoke(cli, ["apply-prompt", str(source), str(tmp_path / "o.parquet")])
+    assert result.exit_code != 0 and "prompt" in result.output

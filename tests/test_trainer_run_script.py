@@ -1,0 +1,75 @@
+"""The H100 run script, composed through verl's real hydra config (DRY_RUN=1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.run_script import composed
+from trainer.model_loading import config_problems
+from trainer.preflight import reward_manager_problems
+from trainer.verl_config import verl_validation_problems
+
+
+@pytest.fixture(scope="module")
+def config():
+    return composed(REWARD_URL="http://reward:8000", MODEL_PATH="/models/qwen")
+
+
+def test_seed_settings(config) -> None:
+    actor_rollout_ref = config.actor_rollout_ref
+    assert config.trainer.n_gpus_per_node == 1
+    assert actor_rollout_ref.rollout.n == 32
+    assert actor_rollout_ref.model.enable_gradient_checkpointing is True
+    assert actor_rollout_ref.actor.fsdp_config.param_offload is False
+    assert actor_rollout_ref.actor.fsdp_config.optimizer_offload is False
+    assert config.trainer.total_epochs == 2000
+    assert config.data.train_batch_size == 128
+    assert actor_rollout_ref.actor.ppo_mini_batch_size == 64
+    assert config.data.train_files == "data/train/one_shot_rlvr/pi1_r128.parquet"
+    assert actor_rollout_ref.model.path == "/models/qwen"
+    assert actor_rollout_ref.model.lora_rank == 0
+
+
+def test_one_shot_rlvr_recipe(config) -> None:
+    actor = config.actor_rollout_ref.actor
+    assert config.algorithm.adv_estimator == "grpo"
+    assert (config.data.max_prompt_length, config.data.max_response_length) == (1024, 3072)
+    assert actor.optim.lr == 1e-6
+    assert (actor.use_kl_loss, actor.kl_loss_coef, actor.kl_loss_type) == (
+        True,
+        0.001,
+        "low_var_kl",
+    )
+    assert actor.entropy_coeff == 0.001
+    assert config.actor_rollout_ref.rollout.name == "vllm"
+    assert config.actor_rollout_ref.rollout.temperature == 0.6
+    assert config.actor_rollout_ref.model.use_remove_padding is True
+    assert actor.use_dynamic_bsz is True
+    assert (config.trainer.save_freq, config.trainer.test_freq) == (20, 20)
+
+
+def test_reward_goes_through_the_http_manager(config) -> None:
+    assert config.reward.reward_manager.name == "HttpRewardManager"
+    assert config.reward.reward_kwargs.reward_url == "http://reward:8000"
+    assert reward_manager_problems(config) == []
+
+
+def test_verl_validation_and_loading_rules_pass(config) -> None:
+    assert verl_validation_problems(config) == []
+    assert config_problems(config) == []
+
+
+def test_pure_bf16_is_an_explicit_switch() -> None:
+    pure = composed(PURE_BF16="1")
+    assert pure.actor_rollout_ref.actor.fsdp_config.model_dtype == "bf16"
+    assert config_problems(pure, pure_bf16=True) == []
+    assert any("round away" in problem for problem in config_problems(pure))
+
+
+def test_extra_overrides_pass_through_and_are_checked() -> None:
+    assert (
+        composed(GPU_MEMORY_UTILIZATION="0.4").actor_rollout_ref.rollout.gpu_memory_utilization
+        == 0.4
+    )
+    lora = composed("actor_rollout_ref.model.lora_rank=8")
+    assert any("LoRA" in problem for problem in config_problems(lora))

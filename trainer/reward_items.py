@@ -1,0 +1,47 @@
+"""Between verl rows and the reward service: decode a row into an item, flatten a result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reward_service.scoring._reward import WEIGHTS_KEY
+
+
+def valid_response_length(row: Any) -> int:
+    """Tokens of a one-row DataProto item's response that are not padding."""
+    response_length = row.batch["responses"].shape[-1]
+    return int(row.batch["attention_mask"][-response_length:].sum())
+
+
+def score_item(row: Any, tokenizer: Any) -> dict[str, Any]:
+    """The ``/score`` item of one DataProto row: decoded response, label, per-item weights."""
+    length = valid_response_length(row)
+    response = tokenizer.decode(row.batch["responses"][:length], skip_special_tokens=True)
+    item: dict[str, Any] = {
+        "response": response,
+        "ground_truth": str(row.non_tensor_batch["reward_model"]["ground_truth"]),
+        "data_source": str(row.non_tensor_batch.get("data_source", "")),
+    }
+    extra_info = row.non_tensor_batch.get("extra_info") or {}
+    if extra_info.get(WEIGHTS_KEY) is not None:
+        item["extra_info"] = {WEIGHTS_KEY: dict(extra_info[WEIGHTS_KEY])}
+    return item
+
+
+def reward_extra_info(result: dict[str, Any]) -> dict[str, float | str]:
+    """One result as flat scalars for verl's logs: numbers are averaged, strings kept as text.
+
+    Every key is always present and never None, so verl can stack them across a batch.
+    """
+    return {
+        "score": float(result["score"]),
+        "verify": float(result["verify"]),
+        "format": float(result["format"]),
+        "reflect": float(result["reflect"]),
+        "timed_out": float(result["status"] == "timeout"),
+        "scoring_error": float(result["status"] == "error"),
+        "pred": result["pred"] or "",
+        "verdict": result["verdict"] or "none",
+        "status": result["status"],
+        "format_failures": ",".join(result["format_failures"]),
+    }

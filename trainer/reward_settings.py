@@ -1,0 +1,72 @@
+"""Settings of the HTTP reward managers, read from verl's ``reward.reward_kwargs``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from reward_service.client import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
+
+DEFAULT_REWARD_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class HttpRewardSettings:
+    """How a verl reward manager reaches the reward service.
+
+    Attributes:
+        reward_url: one base URL, or several (chunks are spread across them).
+        timeout_s: limit for one HTTP request.
+        retries: attempts after the first on connection errors, timeouts and 5xx.
+        backoff_s: first wait between attempts; doubles each time.
+        batch_size: the micro-batcher sends once this many items are waiting...
+        flush_ms: ...or once the oldest waiting item has waited this long.
+        alpha, beta, gamma: signal weights sent with every request; None keeps the service's.
+        api_token: bearer token, when the service requires one.
+    """
+
+    reward_url: tuple[str, ...] = (DEFAULT_REWARD_URL,)
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    backoff_s: float = DEFAULT_BACKOFF_S
+    batch_size: int = 512
+    flush_ms: float = 50.0
+    alpha: float | None = None
+    beta: float | None = None
+    gamma: float | None = None
+    api_token: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.reward_url or not all(
+            u.startswith(("http://", "https://")) for u in self.reward_url
+        ):
+            raise ValueError(f"reward_url must be http(s) URLs, got {self.reward_url!r}")
+        if self.retries < 0 or self.batch_size < 1:
+            raise ValueError("retries must be >= 0 and batch_size >= 1")
+        for name in ("timeout_s", "backoff_s", "flush_ms"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> HttpRewardSettings:
+        """Settings from ``reward_kwargs``; unknown keys are an error, not a silent default."""
+        values = dict(values or {})
+        known = {field.name for field in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown reward_kwargs {sorted(unknown)}; known: {sorted(known)}")
+        url = values.get("reward_url", DEFAULT_REWARD_URL)
+        urls = [url] if isinstance(url, str) else list(url)
+        values["reward_url"] = tuple(
+            u.strip() for s in urls for u in str(s).split(",") if u.strip()
+        )
+        return cls(**values)
+
+    @property
+    def weights(self) -> dict[str, float] | None:
+        """The weights to send, or None to keep the service's defaults."""
+        given = {"alpha": self.alpha, "beta": self.beta, "gamma": self.gamma}
+        return {name: value for name, value in given.items() if value is not None} or None
