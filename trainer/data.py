@@ -50,7 +50,8 @@ def with_system_prompt(prompt: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM_PROMPT}, *turns]
 
 
-def _write(rows: list[dict[str, Any]], path: Path) -> Path:
+def write_parquet(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Write verl-schema ``rows`` to ``path`` (parent folders created)."""
     import pandas as pd
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +65,7 @@ def write_pi1(
     copies: Annotated[int, typer.Option(min=1)] = PI1_ROWS,
 ) -> Path:
     """Write pi1 repeated ``copies`` times (data/train/one_shot_rlvr/pi1_r128.parquet)."""
-    path = _write(pi1_rows(copies), out)
+    path = write_parquet(pi1_rows(copies), out)
     typer.echo(f"wrote {copies} rows to {path}")
     return path
 
@@ -80,7 +81,7 @@ def apply_prompt(source: Path, out: Path) -> Path:
     rows = frame.to_dict("records")
     for row in rows:
         row["prompt"] = with_system_prompt(list(row["prompt"]))
-    path = _write(rows, out)
+    path = write_parquet(rows, out)
     typer.echo(f"wrote {len(rows)} rows with the system prompt to {path}")
     return path
 
