@@ -113,6 +113,14 @@ def score(
 
 
 @app.command()
+def settings() -> None:
+    """Print every setting with its variable, default and meaning (Markdown)."""
+    from reward_service.settings import settings_table
+
+    typer.echo(settings_table())
+
+
+@app.command()
 def bench(
     items: Annotated[int, typer.Option(min=1, help="Responses in the synthetic step.")] = 4096,
     repeats: Annotated[int, typer.Option(min=1, help="Batches per measurement.")] = 3,

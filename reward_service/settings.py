@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "REWARD_SERVICE_"
@@ -31,7 +31,11 @@ class ServiceSettings(BaseSettings):
         default_factory=_cpu_count, ge=1, le=256, description="Scoring processes in the pool."
     )
     item_timeout_s: float = Field(
-        3.0, gt=0, le=120, description="Hard limit for verifying one answer; the worker is killed."
+        3.0,
+        gt=0,
+        le=120,
+        description="Limit for verifying one distinct answer; past it the item reports "
+        "'timeout' (a worker stuck in C code is killed and replaced).",
     )
     max_items: int = Field(16384, ge=1, le=1_000_000, description="Most items in one request.")
     max_response_chars: int = Field(
@@ -55,10 +59,26 @@ class ServiceSettings(BaseSettings):
     alpha: float = Field(1.0, ge=0, allow_inf_nan=False, description="Default weight of R_verify.")
     beta: float = Field(0.2, ge=0, allow_inf_nan=False, description="Default weight of R_format.")
     gamma: float = Field(0.2, ge=0, allow_inf_nan=False, description="Default weight of R_reflect.")
-    log_level: str = Field("info", pattern="^(critical|error|warning|info|debug)$")
+    log_level: str = Field(
+        "info", pattern="^(critical|error|warning|info|debug)$", description="Server log level."
+    )
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _token_is_not_trivial(self) -> ServiceSettings:
         if self.api_token is not None and len(self.api_token.get_secret_value()) < 16:
             raise ValueError("api_token must be at least 16 characters")
         return self
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table (README's Deploy section holds this very text)."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in ServiceSettings.model_fields.items():
+        default = "CPU count" if field.default_factory else field.default
+        rows.append(f"| `{ENV_PREFIX}{name.upper()}` | `{default}` | {field.description or ''} |")
+    return "\n".join(rows)

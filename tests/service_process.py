@@ -83,3 +83,11 @@ class ServiceProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def scored_requests(url: str) -> float:
+    """How many ``/score`` requests the service at ``url`` answered with 200."""
+    prefix = 'reward_requests_total{code="200"}'
+    text = httpx.get(f"{url}/metrics").text
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    return float(lines[0].split()[-1]) if lines else 0.0

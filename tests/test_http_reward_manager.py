@@ -17,7 +17,7 @@ from reward_service.client import RewardServiceUnavailable
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
 from tests.run_script import composed
-from tests.service_process import ServiceProcess, free_port
+from tests.service_process import ServiceProcess, free_port, scored_requests
 from tests.tiny_models import byte_level_tokenizer
 from trainer.legacy_reward_manager import REGISTERED_NAME, HttpBatchRewardManager
 from trainer.reward_items import reward_extra_info
@@ -104,19 +104,9 @@ def test_rewards_sit_on_the_last_valid_response_token(tokenizer, service: Servic
 
 def test_per_sample_calls_become_batched_requests(tokenizer, service: ServiceProcess) -> None:
     manager = load_manager(tokenizer, service.url, "+reward.reward_kwargs.batch_size=4")
-    before = _requests(service)
+    before = scored_requests(service.url)
     run_all(manager, make_batch(tokenizer, [make_response(a) for a in ANSWERS * 4]))
-    assert _requests(service) - before == 5  # 20 samples in batches of 4
-
-
-def _requests(service: ServiceProcess) -> float:
-    import httpx
-
-    text = httpx.get(f"{service.url}/metrics").text
-    lines = [
-        line for line in text.splitlines() if line.startswith('reward_requests_total{code="200"}')
-    ]
-    return float(lines[0].split()[-1]) if lines else 0.0
+    assert scored_requests(service.url) - before == 5  # 20 samples in batches of 4
 
 
 def test_retries_recover_when_the_service_comes_back(tokenizer) -> None:
@@ -136,7 +126,7 @@ def test_retries_recover_when_the_service_comes_back(tokenizer) -> None:
     restarted.start()
     try:
         assert run_all(manager, batch)[0]["reward_score"] == pytest.approx(1.4)
-        assert _requests(replacement) == 1  # the retried request reached the new process
+        assert scored_requests(replacement.url) == 1  # the retried request reached the new process
     finally:
         restarted.join()
         replacement.stop()

@@ -10,6 +10,8 @@ from typing import Any
 from reward_service.client import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
 
 DEFAULT_REWARD_URL = "http://127.0.0.1:8000"
+TOKEN_VARIABLE = "REWARD_SERVICE_API_TOKEN"
+"""Where the bearer token comes from when ``reward_kwargs`` has none (keeps it out of logs)."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,8 @@ class HttpRewardSettings:
         batch_size: the micro-batcher sends once this many items are waiting...
         flush_ms: ...or once the oldest waiting item has waited this long.
         alpha, beta, gamma: signal weights sent with every request; None keeps the service's.
-        api_token: bearer token, when the service requires one.
+        api_token: bearer token, when the service requires one; defaults to the
+            ``REWARD_SERVICE_API_TOKEN`` variable.
     """
 
     reward_url: tuple[str, ...] = (DEFAULT_REWARD_URL,)

@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+# Targets:
+#   service (default): the reward service, CPU only, non-root.   docker build -t reward-service .
+#   trainer: verl + vLLM + flash-attn on CUDA, runs trainer/run_h100_multisignal.sh.
+#            docker build --target trainer -t reward-service-trainer .
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04
+
+# ---- build the wheels of the service once -------------------------------------------
+FROM ${PYTHON_IMAGE} AS builder
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY reward_service ./reward_service
+COPY trainer ./trainer
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[service]"
+
+# ---- trainer: verl, vLLM and flash-attn on CUDA -------------------------------------
+FROM ${CUDA_IMAGE} AS trainer
+ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 python3-venv python3-dev git \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3 -m venv /opt/venv
+WORKDIR /workspace
+COPY pyproject.toml README.md ./
+COPY reward_service ./reward_service
+COPY trainer ./trainer
+RUN pip install ".[trainer,gpu]"
+ENTRYPOINT ["bash", "trainer/run_h100_multisignal.sh"]
+
+# ---- service: the reward service (the default target) -------------------------------
+FROM ${PYTHON_IMAGE} AS service
+ENV PYTHONUNBUFFERED=1 REWARD_SERVICE_HOST=0.0.0.0 REWARD_SERVICE_PORT=8000
+COPY --from=builder /wheels /wheels
+RUN pip install --no-cache-dir --no-index --find-links=/wheels "reward-service[service]" \
+    && rm -rf /wheels \
+    && useradd --uid 10001 --create-home --shell /usr/sbin/nologin reward
+USER 10001
+WORKDIR /home/reward
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "reward_service.healthcheck"]
+CMD ["reward-service", "serve", "--host", "0.0.0.0"]

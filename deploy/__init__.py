@@ -1,0 +1,1 @@
+"""Deployment extras: scale-out on Ray Serve, monitoring configuration."""

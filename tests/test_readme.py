@@ -1,0 +1,27 @@
+"""README stays true: the settings table is generated, the commands name real entry points."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from reward_service.settings import settings_table
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def test_settings_table_is_generated_from_the_settings_class() -> None:
+    block = README.split("<!-- settings-table -->\n", 1)[1].split("<!-- /settings-table -->", 1)[0]
+    assert block.strip() == settings_table()
+
+
+def _command_after(marker: str) -> str:
+    return README.split(f"<!-- {marker} -->\n```bash\n", 1)[1].split("\n", 1)[0]
+
+
+def test_exactly_two_setup_commands() -> None:
+    assert len(re.findall(r"<!-- (main|test)-command -->", README)) == 2
+    assert _command_after("main-command").endswith("reward-service serve")
+    assert _command_after("test-command").endswith("python -m pytest")
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
+    assert "<!-- test-command -->" in ci
