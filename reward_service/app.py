@@ -9,13 +9,15 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from reward_service import __version__
 from reward_service.batch import open_batch_scorer
 from reward_service.metrics import ServiceMetrics
-from reward_service.routes import ops, score
+from reward_service.routes import ops, score, stats
 from reward_service.schemas import ScoreRequest
 from reward_service.settings import ServiceSettings
+from reward_service.stats import StatsRecorder
 
 logger = logging.getLogger("reward_service")
 
@@ -47,6 +49,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             app.state.pool = scorer.pool
             app.state.scorer = scorer
             app.state.scorer_version = SCORER_VERSION
+            app.state.stats = StatsRecorder(resolved.stats_steps, jsonl_path=resolved.stats_file)
             logger.info("scoring pool ready with %d workers", resolved.workers)
             yield
 
@@ -58,5 +61,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     app.include_router(score.router)
     app.include_router(ops.router)
+    app.include_router(stats.router)
+    app.mount("/static", StaticFiles(directory=stats.STATIC_DIR), name="static")
     app.openapi = lambda: _openapi_with_request_schema(app)  # type: ignore[method-assign]
     return app

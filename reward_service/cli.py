@@ -113,6 +113,21 @@ def score(
 
 
 @app.command()
+def report(
+    stats: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Statistics JSONL.")],
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("report.png"),
+) -> None:
+    """Plot the service's statistics file (REWARD_SERVICE_STATS_FILE) as a PNG."""
+    from reward_service.report import write_report
+
+    try:
+        write_report(stats, output)
+    except (ValueError, RuntimeError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"report -> {output}")
+
+
+@app.command()
 def settings() -> None:
     """Print every setting with its variable, default and meaning (Markdown)."""
     from reward_service.settings import settings_table

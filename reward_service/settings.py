@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,10 @@ class ServiceSettings(BaseSettings):
     alpha: float = Field(1.0, ge=0, allow_inf_nan=False, description="Default weight of R_verify.")
     beta: float = Field(0.2, ge=0, allow_inf_nan=False, description="Default weight of R_format.")
     gamma: float = Field(0.2, ge=0, allow_inf_nan=False, description="Default weight of R_reflect.")
+    stats_steps: int = Field(1000, ge=1, description="Steps of statistics kept for /stats.")
+    stats_file: Path | None = Field(
+        None, description="When set, every batch's statistics are appended here (JSONL)."
+    )
     log_level: str = Field(
         "info", pattern="^(critical|error|warning|info|debug)$", description="Server log level."
     )

@@ -121,6 +121,8 @@ async def score(request: Request) -> Response:
         state.metrics.requests.labels(str(code)).inc()
     elapsed = time.perf_counter() - started
     state.metrics.record_batch(report, elapsed)
+    responses = [item.response for item in items]
+    state.stats.record(report.results, responses, score_request.step, elapsed * 1000)
     body = {
         "results": [result.to_dict() for result in report.results],
         "scorer_version": state.scorer_version,

@@ -1,0 +1,205 @@
+"""Per-step reward statistics: signal means, format failures, answers, reflection calibration.
+
+The service records every scored batch. Batches that carry the same trainer ``step``
+(the micro-batches of one GRPO step) merge into one :class:`StepStats`; untagged batches
+are numbered. Everything is kept as counts, so merging is addition and the JSONL file
+(one line per batch) can be re-aggregated by the report exactly as the service does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from reward_service.scoring._format import FORMAT_RULES
+from reward_service.scoring._reward import ScoreResult
+
+SIGNALS = ("verify", "format", "reflect", "score")
+CALIBRATION_CELLS = tuple(
+    f"{truth}_{verdict}" for truth in ("right", "wrong") for verdict in ("correct", "wrong", "none")
+)
+"""(verify, verdict) cells: ``right_correct`` and ``wrong_wrong`` are calibrated reflections."""
+NO_ANSWER = "(no answer)"
+ANSWERS_KEPT = 50
+
+
+@dataclass
+class StepStats:
+    """Counts for one step (one or more batches).
+
+    Attributes:
+        step: the trainer's global step, or the service's batch number.
+        time: when the last batch of the step was recorded (Unix seconds).
+        batches, items: how many batches and items were merged in.
+        signal_sums: sums of verify, format, reflect and score.
+        format_failures: items breaking each format rule.
+        answers: extracted answers and their counts (the most common ANSWERS_KEPT).
+        calibration: items per (verify, verdict) cell, see CALIBRATION_CELLS.
+        timeouts, errors: items with those statuses.
+        latency_ms: summed wall time of the batches.
+    """
+
+    step: int
+    time: float = 0.0
+    batches: int = 0
+    items: int = 0
+    signal_sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SIGNALS, 0.0))
+    format_failures: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FORMAT_RULES, 0))
+    answers: Counter[str] = field(default_factory=Counter)
+    calibration: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CALIBRATION_CELLS, 0))
+    timeouts: int = 0
+    errors: int = 0
+    latency_ms: float = 0.0
+
+    @classmethod
+    def of_batch(
+        cls, step: int, results: Sequence[ScoreResult], latency_ms: float, now: float
+    ) -> StepStats:
+        """The counts of one scored batch."""
+        stats = cls(step=step, time=now, batches=1, items=len(results), latency_ms=latency_ms)
+        for result in results:
+            for signal in SIGNALS:
+                stats.signal_sums[signal] += getattr(result, signal)
+            for rule in result.format_failures:
+                stats.format_failures[rule] += 1
+            stats.answers[result.pred if result.pred is not None else NO_ANSWER] += 1
+            truth = "right" if result.verify else "wrong"
+            stats.calibration[f"{truth}_{result.verdict or 'none'}"] += 1
+            stats.timeouts += result.status == "timeout"
+            stats.errors += result.status == "error"
+        stats.answers = Counter(dict(stats.answers.most_common(ANSWERS_KEPT)))
+        return stats
+
+    def merge(self, other: StepStats) -> None:
+        """Add ``other``'s counts (a later batch of the same step) to these."""
+        self.time = max(self.time, other.time)
+        self.batches += other.batches
+        self.items += other.items
+        for signal in SIGNALS:
+            self.signal_sums[signal] += other.signal_sums[signal]
+        for rule in FORMAT_RULES:
+            self.format_failures[rule] += other.format_failures[rule]
+        self.answers = Counter(dict((self.answers + other.answers).most_common(ANSWERS_KEPT)))
+        for cell in CALIBRATION_CELLS:
+            self.calibration[cell] += other.calibration[cell]
+        self.timeouts += other.timeouts
+        self.errors += other.errors
+        self.latency_ms += other.latency_ms
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready counts plus the derived means and rates."""
+        per_item = 1 / self.items if self.items else 0.0
+        calibrated = self.calibration["right_correct"] + self.calibration["wrong_wrong"]
+        return {
+            "step": self.step,
+            "time": self.time,
+            "batches": self.batches,
+            "items": self.items,
+            "signal_sums": self.signal_sums,
+            "means": {signal: total * per_item for signal, total in self.signal_sums.items()},
+            "format_failures": self.format_failures,
+            "format_failure_rates": {r: n * per_item for r, n in self.format_failures.items()},
+            "answers": dict(self.answers.most_common()),
+            "calibration": self.calibration,
+            "calibrated_share": calibrated * per_item,
+            "timeouts": self.timeouts,
+            "errors": self.errors,
+            "latency_ms": self.latency_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepStats:
+        """Counts back from :meth:`to_dict` (derived fields are ignored)."""
+        return cls(
+            step=int(data["step"]),
+            time=float(data["time"]),
+            batches=int(data["batches"]),
+            items=int(data["items"]),
+            signal_sums={s: float(data["signal_sums"][s]) for s in SIGNALS},
+            format_failures={r: int(data["format_failures"][r]) for r in FORMAT_RULES},
+            answers=Counter({str(a): int(n) for a, n in data["answers"].items()}),
+            calibration={c: int(data["calibration"][c]) for c in CALIBRATION_CELLS},
+            timeouts=int(data["timeouts"]),
+            errors=int(data["errors"]),
+            latency_ms=float(data["latency_ms"]),
+        )
+
+
+def merge_by_step(batches: Iterable[StepStats]) -> list[StepStats]:
+    """Batches merged per step, in step order."""
+    steps: dict[int, StepStats] = {}
+    for batch in batches:
+        if batch.step in steps:
+            steps[batch.step].merge(batch)
+        else:
+            steps[batch.step] = StepStats.from_dict(batch.to_dict())
+    return [steps[step] for step in sorted(steps)]
+
+
+def read_jsonl(path: Path) -> list[StepStats]:
+    """The batches a service appended to ``path``, merged per step."""
+    lines = path.read_bytes().splitlines()
+    return merge_by_step(StepStats.from_dict(orjson.loads(line)) for line in lines if line.strip())
+
+
+class StatsRecorder:
+    """Keeps the last ``max_steps`` steps and the latest scored responses, thread-safe.
+
+    Args:
+        max_steps: steps kept in memory (older ones are dropped; the JSONL keeps all).
+        latest_items: responses kept for the dashboard's "latest" table.
+        jsonl_path: when set, every batch is appended there as one JSON line.
+    """
+
+    def __init__(
+        self, max_steps: int = 1000, latest_items: int = 8, jsonl_path: Path | None = None
+    ) -> None:
+        self._steps: deque[StepStats] = deque(maxlen=max_steps)
+        self._latest: deque[dict[str, Any]] = deque(maxlen=latest_items)
+        self._jsonl_path = jsonl_path
+        self._lock = threading.Lock()
+
+    def record(
+        self,
+        results: Sequence[ScoreResult],
+        responses: Sequence[str],
+        step: int | None,
+        latency_ms: float,
+    ) -> StepStats:
+        """Count one scored batch; ``step`` None numbers it after the last step."""
+        with self._lock:
+            if step is None:
+                step = self._steps[-1].step + 1 if self._steps else 0
+            batch = StepStats.of_batch(step, results, latency_ms, time.time())
+            if self._steps and self._steps[-1].step == step:
+                self._steps[-1].merge(batch)
+            else:
+                self._steps.append(StepStats.from_dict(batch.to_dict()))
+            for response, result in list(zip(responses, results, strict=True))[
+                -self._latest.maxlen :
+            ]:
+                self._latest.append(
+                    {"step": step, "response": response[-2000:], **result.to_dict()}
+                )
+            if self._jsonl_path is not None:
+                with self._jsonl_path.open("ab") as sink:
+                    sink.write(orjson.dumps(batch.to_dict()) + b"\n")
+            return batch
+
+    def snapshot(self, limit: int | None = None) -> dict[str, Any]:
+        """The kept steps (the last ``limit``) and the latest responses, JSON-ready."""
+        with self._lock:
+            steps = list(self._steps)[-limit:] if limit else list(self._steps)
+            return {
+                "steps": [stats.to_dict() for stats in steps],
+                "latest": list(self._latest),
+                "format_rules": list(FORMAT_RULES),
+                "calibration_cells": list(CALIBRATION_CELLS),
+            }

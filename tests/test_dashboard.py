@@ -1,0 +1,86 @@
+"""The dashboard in headless Chromium against a live service that scored a few steps."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reward_service.app import create_app
+from reward_service.local_server import serve_in_thread
+from reward_service.settings import ServiceSettings
+from tests.conftest import make_response
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STEPS = (1, 2, 3)
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("Chromium is missing: apt-get install chromium (.ci/setup installs it)")
+    return path
+
+
+def test_dashboard_draws_every_chart(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with serve_in_thread(create_app(ServiceSettings(workers=1))) as url:
+        for step in STEPS:
+            answers = ["12.8"] * step + ["12", "13", "\\frac{64}{5}"]
+            items = [{"response": make_response(a), "ground_truth": "12.8"} for a in answers]
+            httpx.post(f"{url}/score", json={"items": items, "step": step}).raise_for_status()
+
+        problems: list[str] = []
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(f"{url}/dashboard")
+            every_step = f"c => c.data.labels.length === {len(STEPS)}"
+            page.wait_for_function(
+                "typeof Chart !== 'undefined' && Object.values(Chart.instances).length === 5"
+                f" && Object.values(Chart.instances).every({every_step})",
+                timeout=20_000,
+            )
+            charts = page.evaluate(
+                "Object.values(Chart.instances).map(c => ({id: c.canvas.id,"
+                " datasets: c.data.datasets.length,"
+                " points: c.data.datasets.reduce((n, d) => n + d.data.length, 0),"
+                " width: c.width, height: c.height}))"
+            )
+            blank = page.evaluate(
+                "(() => { const c = document.createElement('canvas');"
+                " c.width = 10; c.height = 10; return c.toDataURL().length; })()"
+            )
+            drawn = page.eval_on_selector_all("canvas", "cs => cs.map(c => c.toDataURL().length)")
+            rows = page.locator("#latest tr").count()
+            status = page.locator("#status").inner_text()
+            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+            browser.close()
+
+    assert problems == []
+    assert {chart["id"] for chart in charts} == {
+        "signals",
+        "answers",
+        "calibration",
+        "format",
+        "health",
+    }
+    assert all(chart["datasets"] >= 3 and chart["points"] >= 3 * len(STEPS) for chart in charts)
+    assert all(chart["width"] > 300 and chart["height"] > 200 for chart in charts)
+    assert all(length > 20 * blank for length in drawn)  # pixels were painted
+    assert rows == 8 and "last step 3" in status
+    assert (tmp_path / "dashboard.png").stat().st_size > 20_000
