@@ -117,6 +117,9 @@ async def score(request: Request) -> Response:
     except RequestValidationError:
         code = 422
         raise
+    except Exception:
+        code = 500
+        raise
     finally:
         state.metrics.requests.labels(str(code)).inc()
     elapsed = time.perf_counter() - started
