@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from reward_service.scoring._extract import (
     REFLECTION_CLOSE,
     REFLECTION_OPEN,
@@ -21,7 +23,12 @@ CLEAN_ENDING = "clean_ending"
 FORMAT_RULES = (THINK_FIRST, THINK_BLOCK, BOXED_ANSWER, REFLECTION_BLOCK, CLEAN_ENDING)
 """Rule names, in the order they are checked and reported."""
 
-_TAGS = (THINK_OPEN, THINK_CLOSE, REFLECTION_OPEN, REFLECTION_CLOSE)
+_TAG = re.compile(r"</?(?:think|reflection)>")
+_LEADING_THINK = re.compile(r"\s*<think>")
+_NON_SPACE = re.compile(r"\S")
+
+Tag = tuple[str, int, int]
+"""A tag as found: its text, where it starts and where it ends."""
 
 
 def _strip_end_of_sequence(text: str) -> str:
@@ -36,43 +43,56 @@ def _strip_end_of_sequence(text: str) -> str:
         text = stripped
 
 
-def _block_is_well_formed(text: str, open_tag: str, close_tag: str) -> bool:
+def _first(tags: list[Tag], name: str) -> Tag | None:
+    return next((tag for tag in tags if tag[0] == name), None)
+
+
+def _block_is_well_formed(text: str, tags: list[Tag], open_tag: str, close_tag: str) -> bool:
     """Exactly one non-empty ``open_tag…close_tag`` block holding no other tag."""
-    if text.count(open_tag) != 1 or text.count(close_tag) != 1:
+    names = [tag[0] for tag in tags]
+    if names.count(open_tag) != 1 or names.count(close_tag) != 1:
         return False
-    start = text.index(open_tag) + len(open_tag)
-    end = text.index(close_tag)
-    body = text[start:end] if start <= end else ""
-    return bool(body.strip()) and not any(tag in body for tag in _TAGS)
+    opened = names.index(open_tag)
+    closed = names.index(close_tag)
+    body_start, body_end = tags[opened][2], tags[closed][1]
+    return closed == opened + 1 and _NON_SPACE.search(text, body_start, body_end) is not None
 
 
-def _answer_has_one_box(text: str) -> bool:
+def _answer_has_one_box(text: str, tags: list[Tag]) -> bool:
     """Between ``</think>`` and ``<reflection>`` sits exactly one balanced, non-empty box."""
-    think_end = text.find(THINK_CLOSE)
-    reflection = text.find(REFLECTION_OPEN)
-    if think_end < 0 or reflection < think_end:
+    think_end = _first(tags, THINK_CLOSE)
+    reflection = _first(tags, REFLECTION_OPEN)
+    if think_end is None or reflection is None or reflection[1] < think_end[1]:
         return False
-    boxes = find_boxes(text[think_end + len(THINK_CLOSE) : reflection])
+    boxes = find_boxes(text[think_end[2] : reflection[1]])
     return len(boxes) == 1 and bool(boxes[0].content and boxes[0].content.strip())
 
 
-def _ends_after_reflection(text: str) -> bool:
-    """Nothing but whitespace and end-of-sequence tokens follows ``</reflection>``."""
-    end = text.rfind(REFLECTION_CLOSE)
-    return end >= 0 and not _strip_end_of_sequence(text[end + len(REFLECTION_CLOSE) :])
+def _reflection_follows_think(tags: list[Tag]) -> bool:
+    think_end = _first(tags, THINK_CLOSE)
+    reflection = _first(tags, REFLECTION_OPEN)
+    return think_end is not None and reflection is not None and reflection[1] > think_end[1]
+
+
+def _ends_after_reflection(text: str, tags: list[Tag]) -> bool:
+    """Nothing but whitespace and end-of-sequence tokens follows the last ``</reflection>``."""
+    ends = [tag[2] for tag in tags if tag[0] == REFLECTION_CLOSE]
+    return bool(ends) and not _strip_end_of_sequence(text[ends[-1] :])
 
 
 def format_failures(response: str) -> tuple[str, ...]:
     """The names of the rules in :data:`FORMAT_RULES` that ``response`` breaks, in order.
 
-    An empty tuple means the format is right (R_format = 1).
+    An empty tuple means the format is right (R_format = 1). The tags are found in one
+    scan; no check copies the long think block.
     """
+    tags = [(match.group(), match.start(), match.end()) for match in _TAG.finditer(response)]
     checks = {
-        THINK_FIRST: response.lstrip().startswith(THINK_OPEN),
-        THINK_BLOCK: _block_is_well_formed(response, THINK_OPEN, THINK_CLOSE),
-        BOXED_ANSWER: _answer_has_one_box(response),
-        REFLECTION_BLOCK: _block_is_well_formed(response, REFLECTION_OPEN, REFLECTION_CLOSE)
-        and response.index(REFLECTION_OPEN) > response.find(THINK_CLOSE) >= 0,
-        CLEAN_ENDING: _ends_after_reflection(response),
+        THINK_FIRST: _LEADING_THINK.match(response) is not None,
+        THINK_BLOCK: _block_is_well_formed(response, tags, THINK_OPEN, THINK_CLOSE),
+        BOXED_ANSWER: _answer_has_one_box(response, tags),
+        REFLECTION_BLOCK: _block_is_well_formed(response, tags, REFLECTION_OPEN, REFLECTION_CLOSE)
+        and _reflection_follows_think(tags),
+        CLEAN_ENDING: _ends_after_reflection(response, tags),
     }
     return tuple(rule for rule in FORMAT_RULES if not checks[rule])
