@@ -1,9 +1,10 @@
 """Benchmark: the service end to end over HTTP against verl's naive per-item loop.
 
-Both sides run in one process on this machine, one after the other, on the same
-synthetic steps (:mod:`reward_service.workload`). The naive loop is what verl's default
-reward manager does: ``compute_score`` for each response, in the trainer's process.
-It is measured on a random sample of the step and reported as items per second.
+Both sides run on this machine, one after the other, on the same synthetic steps
+(:mod:`reward_service.workload`); the service runs as its own process, as in training.
+The naive loop is what verl's default reward manager does: ``compute_score`` for each
+response, in the trainer's process. It is measured on a sample of the step holding the
+step's share of pathological answers, and reported as items per second.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from reward_service.app import create_app
-from reward_service.local_server import serve_in_thread
+from reward_service.local_server import ServiceProcess
 from reward_service.scoring import MultiSignalMathReward
-from reward_service.settings import ServiceSettings
+from reward_service.settings import ENV_PREFIX, ServiceSettings
 from reward_service.workload import PATHOLOGICAL_ANSWERS, WorkloadItem, grpo_step
 
 
@@ -100,20 +100,25 @@ def _post_step(client: httpx.Client, step: list[WorkloadItem]) -> float:
 
 
 def measure_service(
-    name: str, steps: list[list[WorkloadItem]], settings: ServiceSettings, baseline: Measurement
+    name: str, steps: list[list[WorkloadItem]], workers: int, cache: bool, baseline: Measurement
 ) -> Measurement:
-    """Post each step to a fresh service; with a cache, each step is posted once untimed."""
-    warm = settings.cache_size > 0
+    """Post each step to a fresh ``reward-service serve`` process; with the cache on, each
+    step is posted once untimed first."""
+    env = {
+        f"{ENV_PREFIX}WORKERS": str(workers),
+        f"{ENV_PREFIX}CACHE_SIZE": "200000" if cache else "0",
+        f"{ENV_PREFIX}LOG_LEVEL": "warning",
+    }
     latencies = []
     with (
-        serve_in_thread(create_app(settings)) as url,
-        httpx.Client(base_url=url, timeout=600) as client,
+        ServiceProcess(env=env) as service,
+        httpx.Client(base_url=service.url, timeout=600) as client,
     ):
         for step in steps:
-            if warm:
+            if cache:
                 _post_step(client, step)
             latencies.append(_post_step(client, step))
-    mode = f"{settings.workers} workers, {'warm' if warm else 'cold'} cache"
+    mode = f"{workers} workers, {'warm' if cache else 'cold'} cache"
     return Measurement(f"{name}: service over HTTP, {mode}", len(steps[0]), latencies, baseline)
 
 
@@ -121,20 +126,18 @@ def run_benchmark(items: int, repeats: int, naive_sample: int) -> list[Measureme
     """Every row of the table: for a clean step and one with 1% pathological answers, the
     naive baseline, then the service with a cold and a warm cache."""
     cpus = len(os.sched_getaffinity(0))
-    cold = ServiceSettings(workers=cpus, cache_size=0)
-    warm = cold.model_copy(update={"cache_size": 200_000})
+    timeout_s = ServiceSettings().item_timeout_s
     rows = []
     for name, share in (("clean", 0.0), ("1% pathological", 0.01)):
         steps = [grpo_step(items, pathological_share=share, seed=s) for s in range(1, repeats + 1)]
-        naive = measure_naive(name, steps[0], naive_sample, cold.item_timeout_s)
+        naive = measure_naive(name, steps[0], naive_sample, timeout_s)
         rows += [
             naive,
-            measure_service(name, steps, cold, naive),
-            measure_service(name, steps, warm, naive),
+            measure_service(name, steps, cpus, cache=False, baseline=naive),
+            measure_service(name, steps, cpus, cache=True, baseline=naive),
         ]
     # A hung item waits out a wall-clock deadline, so spare processes keep the rest moving.
-    oversubscribed = cold.model_copy(update={"workers": 2 * cpus})
-    rows.append(measure_service(name, steps, oversubscribed, naive))
+    rows.append(measure_service(name, steps, 2 * cpus, cache=False, baseline=naive))
     return rows
 
 

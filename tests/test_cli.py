@@ -11,9 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from reward_service.cli import app
+from reward_service.local_server import ServiceProcess
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
-from tests.service_process import ServiceProcess
+from tests.service_process import ONE_WORKER
 
 ROWS = [
     {"response": make_response("12.8"), "ground_truth": "12.8", "id": 1},
@@ -68,7 +69,7 @@ def test_score_rejects_bad_rows(tmp_path: Path) -> None:
 
 
 def test_serve_command_runs_and_stops_cleanly() -> None:
-    service = ServiceProcess().start()
+    service = ServiceProcess(env=ONE_WORKER).start()
     try:
         item = {"response": make_response(), "ground_truth": "12.8"}
         assert httpx.post(f"{service.url}/score", json=item).json()["results"][0]["score"] == 1.4

@@ -8,11 +8,11 @@ import pytest
 
 from reward_service.app import create_app
 from reward_service.client import RewardClient, RewardRequestRejected, RewardServiceUnavailable
-from reward_service.local_server import serve_in_thread
+from reward_service.local_server import free_port, serve_in_thread
 from reward_service.scoring import compute_score
 from reward_service.settings import ServiceSettings
 from tests.conftest import make_response
-from tests.service_process import free_port, scored_requests
+from tests.service_process import scored_requests
 
 ITEMS = [{"response": make_response(f"{k}.8"), "ground_truth": "12.8"} for k in range(20)]
 

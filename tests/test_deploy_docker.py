@@ -18,9 +18,9 @@ import httpx
 import pytest
 import yaml
 
+from reward_service.local_server import ServiceProcess, free_port
 from reward_service.settings import ENV_PREFIX, ServiceSettings
 from tests.conftest import make_response
-from tests.service_process import ServiceProcess, free_port
 
 ROOT = Path(__file__).parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reward_service.local_server import free_port
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
-from tests.service_process import free_port
 
 ROOT = Path(__file__).parents[1]
 

@@ -14,10 +14,11 @@ from verl.trainer.ppo.reward import load_reward_manager
 from verl.workers.reward_manager import get_reward_manager_cls
 
 from reward_service.client import RewardServiceUnavailable
+from reward_service.local_server import ServiceProcess, free_port
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
 from tests.run_script import composed
-from tests.service_process import ServiceProcess, free_port, scored_requests
+from tests.service_process import ONE_WORKER, scored_requests
 from tests.tiny_models import byte_level_tokenizer
 from trainer.legacy_reward_manager import REGISTERED_NAME, HttpBatchRewardManager
 from trainer.reward_items import reward_extra_info
@@ -74,7 +75,7 @@ def run_all(manager, batch: DataProto) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def service():
-    with ServiceProcess() as running:
+    with ServiceProcess(env=ONE_WORKER) as running:
         yield running
 
 
@@ -111,7 +112,7 @@ def test_per_sample_calls_become_batched_requests(tokenizer, service: ServicePro
 
 def test_retries_recover_when_the_service_comes_back(tokenizer) -> None:
     port = free_port()
-    service = ServiceProcess(port=port).start()
+    service = ServiceProcess(port=port, env=ONE_WORKER).start()
     manager = load_manager(
         tokenizer,
         service.url,
@@ -121,7 +122,7 @@ def test_retries_recover_when_the_service_comes_back(tokenizer) -> None:
     batch = make_batch(tokenizer, [make_response("12.8")])
     assert run_all(manager, batch)[0]["reward_score"] == pytest.approx(1.4)
     service.stop(signal.SIGKILL)
-    replacement = ServiceProcess(port=port)
+    replacement = ServiceProcess(port=port, env=ONE_WORKER)
     restarted = threading.Timer(1.0, replacement.start, kwargs={"wait": False})
     restarted.start()
     try:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from reward_service.local_server import ServiceProcess, free_port
 from tests.run_script import SCRIPT, composed
-from tests.service_process import ServiceProcess, free_port
+from tests.service_process import ONE_WORKER
 from trainer.data import pi1_rows, write_parquet
 from trainer.preflight import preflight_problems
 
@@ -24,7 +25,7 @@ def data_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def test_passes_with_a_healthy_service_and_data(data_files: dict[str, str]) -> None:
-    with ServiceProcess() as service:
+    with ServiceProcess(env=ONE_WORKER) as service:
         config = composed(REWARD_URL=service.url, **data_files)
         assert preflight_problems(config, pure_bf16=False) == []
 
