@@ -18,7 +18,6 @@ from typing import Any
 from verl import DataProto
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from reward_service.client import RewardClient
 from trainer.micro_batcher import MicroBatcher
 from trainer.reward_items import reward_extra_info, score_item
 from trainer.reward_settings import HttpRewardSettings
@@ -38,22 +37,13 @@ class HttpRewardManager(RewardManagerBase):
         super().__init__(config, tokenizer, compute_score)
         kwargs = config.reward.get("reward_kwargs") or {}
         self.settings = HttpRewardSettings.from_mapping(_to_container(kwargs))
-        self._client: RewardClient | None = None
         self._batcher: MicroBatcher[dict[str, Any], dict[str, Any]] | None = None
         self._step: int | None = None
 
     def _ensure_batcher(self) -> MicroBatcher[dict[str, Any], dict[str, Any]]:
         """Created on first use, inside the event loop that will await it."""
         if self._batcher is None:
-            self._client = RewardClient(
-                self.settings.reward_url,
-                timeout_s=self.settings.timeout_s,
-                retries=self.settings.retries,
-                backoff_s=self.settings.backoff_s,
-                api_token=self.settings.api_token,
-                weights=self.settings.weights,
-            )
-            client = self._client
+            client = self.settings.client()
             self._batcher = MicroBatcher(
                 lambda items: client.score(items, step=self._step),
                 max_items=self.settings.batch_size,

@@ -16,7 +16,6 @@ from verl import DataProto
 from verl.workers.reward_manager import register
 from verl.workers.reward_manager.abstract import AbstractRewardManager
 
-from reward_service.client import RewardClient
 from trainer.reward_items import reward_extra_info, score_item, valid_response_length
 from trainer.reward_settings import HttpRewardSettings
 
@@ -47,14 +46,7 @@ class HttpBatchRewardManager(AbstractRewardManager):
         self.settings = HttpRewardSettings.from_mapping(reward_kwargs)
 
     async def _score(self, items: list[dict[str, Any]], step: int | None) -> list[dict[str, Any]]:
-        async with RewardClient(
-            self.settings.reward_url,
-            timeout_s=self.settings.timeout_s,
-            retries=self.settings.retries,
-            backoff_s=self.settings.backoff_s,
-            api_token=self.settings.api_token,
-            weights=self.settings.weights,
-        ) as client:
+        async with self.settings.client() as client:
             return await client.score(items, step=step)
 
     def __call__(self, data: DataProto, return_dict: bool = False) -> torch.Tensor | dict[str, Any]:

@@ -7,7 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from reward_service.client import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, DEFAULT_TIMEOUT_S
+from reward_service.client import (
+    DEFAULT_BACKOFF_S,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    RewardClient,
+)
 
 DEFAULT_REWARD_URL = "http://127.0.0.1:8000"
 TOKEN_VARIABLE = "REWARD_SERVICE_API_TOKEN"
@@ -73,3 +78,14 @@ class HttpRewardSettings:
         """The weights to send, or None to keep the service's defaults."""
         given = {"alpha": self.alpha, "beta": self.beta, "gamma": self.gamma}
         return {name: value for name, value in given.items() if value is not None} or None
+
+    def client(self) -> RewardClient:
+        """A client for these URLs, retries, weights and token (create it in its event loop)."""
+        return RewardClient(
+            self.reward_url,
+            timeout_s=self.timeout_s,
+            retries=self.retries,
+            backoff_s=self.backoff_s,
+            api_token=self.api_token,
+            weights=self.weights,
+        )
