@@ -26,7 +26,9 @@ WORKDIR /workspace
 COPY pyproject.toml README.md ./
 COPY reward_service ./reward_service
 COPY trainer ./trainer
-RUN pip install ".[trainer,gpu]"
+# verl pulls the CUDA build of torch; flash-attn compiles against that torch, hence no isolation.
+RUN pip install ".[trainer]" "vllm>=0.10" \
+    && pip install --no-build-isolation "flash-attn>=2.7"
 ENTRYPOINT ["bash", "trainer/run_h100_multisignal.sh"]
 
 # ---- service: the reward service (the default target) -------------------------------
