@@ -59,10 +59,11 @@ def write_report(stats_path: Path, output: Path, top_answers: int = 5) -> Path:
 
     health.bar(x, [s.timeouts for s in steps], label="timeouts")
     health.bar(x, [s.errors for s in steps], bottom=[s.timeouts for s in steps], label="errors")
-    health.set(title="Timeouts and errors", xlabel="step", ylabel="items")
+    top = max([s.timeouts + s.errors for s in steps] + [1])
+    health.set(title="Timeouts and errors", xlabel="step", ylabel="items", ylim=(0, top * 1.1))
 
     for axis in axes.flat:
-        axis.legend(fontsize="small", loc="best")
+        axis.legend(fontsize="small", loc="best", framealpha=0.85)
         axis.grid(alpha=0.3)
     figure.tight_layout()
     output.parent.mkdir(parents=True, exist_ok=True)
