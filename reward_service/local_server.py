@@ -18,21 +18,25 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+START_TIMEOUT_S = 120.0
+"""How long a local server may take to become ready (the pool's first start imports sympy)."""
+
 
 @contextlib.contextmanager
 def serve_in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve ``app`` on a free port of ``host``; yields its base URL, shuts down on exit.
 
     Raises:
-        RuntimeError: the server did not start (its lifespan failed).
+        RuntimeError: the server did not start within START_TIMEOUT_S (its lifespan failed).
     """
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_S
     try:
         while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("the server exited during start-up")
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server exited or hung during start-up")
             thread.join(timeout=0.05)
         port = server.servers[0].sockets[0].getsockname()[1]
         yield f"http://{host}:{port}"
@@ -88,7 +92,7 @@ class ServiceProcess:
             self.wait_healthy()
         return self
 
-    def wait_healthy(self, seconds: float = 60) -> None:
+    def wait_healthy(self, seconds: float = START_TIMEOUT_S) -> None:
         """Poll ``/health`` until it answers 200.
 
         Raises:

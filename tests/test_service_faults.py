@@ -61,15 +61,21 @@ def test_concurrent_clients_get_complete_correct_results(service_url: str) -> No
 
 
 def test_health_answers_during_a_big_batch(client: httpx.Client, service_url: str) -> None:
-    step = grpo_step(items=64, distinct_answers=64, pathological_share=0.05, seed=7)
+    step = grpo_step(items=40, distinct_answers=40, pathological_share=0.0, seed=7)
     items = [{"response": i.response, "ground_truth": i.ground_truth} for i in step]
+    # an answer no other test uses, so no cache holds it: it keeps a worker busy for a timeout
+    items.append({"response": make_response("8^{8^{8^{8^{8}}}}"), "ground_truth": "12.8"})
     done = threading.Event()
     health_during_batch: list[int] = []
 
+    scored: list[list[dict]] = []
+
     def post_batch() -> None:
-        with httpx.Client(base_url=service_url, timeout=120) as batch_client:
-            _post(batch_client, items)
-        done.set()
+        try:
+            with httpx.Client(base_url=service_url, timeout=120) as batch_client:
+                scored.append(_post(batch_client, items)[0])
+        finally:
+            done.set()
 
     thread = threading.Thread(target=post_batch)
     thread.start()
@@ -77,7 +83,8 @@ def test_health_answers_during_a_big_batch(client: httpx.Client, service_url: st
         health_during_batch.append(client.get("/health", timeout=5).status_code)
         done.wait(0.05)
     thread.join()
-    assert health_during_batch and set(health_during_batch) == {200}
+    assert len(scored) == 1 and scored[0][-1]["status"] == "timeout"
+    assert len(health_during_batch) >= 3 and set(health_during_batch) == {200}
 
 
 def _worker_pids() -> set[int]:
@@ -103,7 +110,9 @@ def test_shutdown_finishes_in_flight_requests_and_leaves_no_workers() -> None:
             assert len(workers) == 2
             idle = {pid: sum(psutil.Process(pid).cpu_times()[:2]) for pid in workers}
             in_flight = executor.submit(_post, httpx.Client(base_url=url, timeout=60), items)
-            while not _busy(workers, idle):  # the server is scoring: now shut it down
+            deadline = time.monotonic() + 30
+            while not _busy(workers, idle):  # once the server is scoring, shut it down
+                assert time.monotonic() < deadline and not in_flight.done()
                 time.sleep(0.01)
         results, _ = in_flight.result(timeout=60)
     assert [r["status"] for r in results] == ["ok"] * 40 + ["timeout"]
