@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import psutil
 
 
 def scored_requests(url: str) -> float:
@@ -15,3 +16,14 @@ def scored_requests(url: str) -> float:
 
 ONE_WORKER = {"REWARD_SERVICE_WORKERS": "1"}
 """Settings for a service process that starts fast."""
+
+
+def worker_pids() -> set[int]:
+    """Live scoring worker processes: grandchildren of this process (the fork server's
+    children)."""
+    me = psutil.Process()
+    return {
+        child.pid
+        for child in me.children(recursive=True)
+        if child.ppid() != me.pid and child.status() != psutil.STATUS_ZOMBIE
+    }

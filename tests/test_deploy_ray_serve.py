@@ -18,7 +18,7 @@ ROOT = Path(__file__).parents[1]
 
 @pytest.fixture(scope="module")
 def serve_url() -> Iterator[str]:
-    ray = pytest.importorskip("ray")
+    import ray
     from ray import serve
 
     from deploy.ray_serve_app import build_app
@@ -68,7 +68,6 @@ def test_batch_through_the_proxy_equals_the_plain_service(serve_url: str) -> Non
 
 
 def test_app_builder_reads_serve_run_arguments() -> None:
-    pytest.importorskip("ray")
     from deploy.ray_serve_app import app_builder, build_app
 
     assert app_builder({"replicas": "3", "workers_per_replica": "2"}) is not None

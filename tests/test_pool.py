@@ -9,6 +9,7 @@ import pytest
 
 from reward_service.pool import ScoringPool
 from tests.pool_faults import echo_unless_told
+from tests.service_process import worker_pids
 
 
 @pytest.fixture
@@ -52,21 +53,10 @@ def test_soft_deadline_reports_timeout_without_killing(pool: tuple[ScoringPool, 
     assert restarts == []
 
 
-def _workers(psutil: object) -> set[int]:
-    """Worker processes: grandchildren of this process (children of the fork server)."""
-    me = psutil.Process()  # type: ignore[attr-defined]
-    return {
-        child.pid
-        for child in me.children(recursive=True)
-        if child.ppid() != me.pid and child.status() != psutil.STATUS_ZOMBIE  # type: ignore[attr-defined]
-    }
-
-
 def test_close_leaves_no_worker_processes() -> None:
-    psutil = pytest.importorskip("psutil")
-    before = _workers(psutil)
+    before = worker_pids()
     scoring_pool = ScoringPool(workers=2, item_timeout_s=1, memory_mb=512, max_answer_chars=100)
     asyncio.run(scoring_pool.wait_ready())
-    assert len(_workers(psutil) - before) == 2
+    assert len(worker_pids() - before) == 2
     scoring_pool.close()
-    assert _workers(psutil) - before == set()
+    assert worker_pids() - before == set()

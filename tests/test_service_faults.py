@@ -16,6 +16,7 @@ from reward_service.local_server import serve_in_thread
 from reward_service.settings import ServiceSettings
 from reward_service.workload import PATHOLOGICAL_ANSWERS, grpo_step
 from tests.conftest import SERVICE_SETTINGS, make_response
+from tests.service_process import worker_pids
 
 NESTED_BRACES_50KB = "{" * 25_000 + "1" + "}" * 25_000
 
@@ -87,26 +88,17 @@ def test_health_answers_during_a_big_batch(client: httpx.Client, service_url: st
     assert len(health_during_batch) >= 3 and set(health_during_batch) == {200}
 
 
-def _worker_pids() -> set[int]:
-    me = psutil.Process()
-    return {
-        child.pid
-        for child in me.children(recursive=True)
-        if child.ppid() != me.pid and child.status() != psutil.STATUS_ZOMBIE
-    }
-
-
 def _busy(pids: set[int], since: dict[int, float]) -> bool:
     return any(sum(psutil.Process(pid).cpu_times()[:2]) > since[pid] + 0.05 for pid in pids)
 
 
 def test_shutdown_finishes_in_flight_requests_and_leaves_no_workers() -> None:
-    before = _worker_pids()
+    before = worker_pids()
     answers = [f"{k}.5" for k in range(40)] + ["9^{9^{9^{9^{9}}}}"]
     items = [{"response": make_response(a), "ground_truth": "12.8"} for a in answers]
     with ThreadPoolExecutor(max_workers=1) as executor:
         with serve_in_thread(create_app(ServiceSettings(workers=2, item_timeout_s=2))) as url:
-            workers = _worker_pids() - before
+            workers = worker_pids() - before
             assert len(workers) == 2
             idle = {pid: sum(psutil.Process(pid).cpu_times()[:2]) for pid in workers}
             in_flight = executor.submit(_post, httpx.Client(base_url=url, timeout=60), items)
@@ -116,7 +108,7 @@ def test_shutdown_finishes_in_flight_requests_and_leaves_no_workers() -> None:
                 time.sleep(0.01)
         results, _ = in_flight.result(timeout=60)
     assert [r["status"] for r in results] == ["ok"] * 40 + ["timeout"]
-    assert _worker_pids() - before == set()
+    assert worker_pids() - before == set()
 
 
 def test_token_is_required_when_configured() -> None:
