@@ -69,6 +69,14 @@ def test_dashboard_draws_every_chart(tmp_path: Path) -> None:
             rows = page.locator("#latest tr").count()
             status = page.locator("#status").inner_text()
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+            # the page refreshes itself: a new step appears without reloading
+            items = [{"response": make_response("12.8"), "ground_truth": "12.8"}]
+            httpx.post(f"{url}/score", json={"items": items, "step": 4}).raise_for_status()
+            page.wait_for_function(
+                "Object.values(Chart.instances).every(c => c.data.labels.length === 4)",
+                timeout=20_000,
+            )
             browser.close()
 
     assert problems == []

@@ -57,3 +57,21 @@ def test_run_script_stops_before_verl_when_preflight_fails(data_files: dict[str,
     assert run.returncode == 1
     assert "preflight: reward service at" in run.stderr
     assert "main_ppo" not in run.stderr and "ray" not in run.stdout.lower()
+
+
+def test_gpu_run_without_flash_attention_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU here: CUDA's presence is the one fault injected; flash-attn is really missing."""
+    import torch
+
+    from trainer.preflight import gpu_problems
+
+    try:
+        import flash_attn  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("flash-attn is installed here")
+    if not torch.cuda.is_available():
+        assert gpu_problems() == []  # a CPU machine has nothing to check
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert any("flash-attn" in problem for problem in gpu_problems())
