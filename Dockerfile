@@ -37,7 +37,8 @@ ENV PYTHONUNBUFFERED=1 REWARD_SERVICE_HOST=0.0.0.0 REWARD_SERVICE_PORT=8000
 COPY --from=builder /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels "reward-service[service]" \
     && rm -rf /wheels \
-    && useradd --uid 10001 --create-home --shell /usr/sbin/nologin reward
+    && useradd --uid 10001 --create-home --shell /usr/sbin/nologin reward \
+    && install -d -o 10001 -g 10001 /home/reward/stats
 USER 10001
 WORKDIR /home/reward
 EXPOSE 8000

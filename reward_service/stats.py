@@ -156,6 +156,9 @@ class StatsRecorder:
         max_steps: steps kept in memory (older ones are dropped; the JSONL keeps all).
         latest_items: responses kept for the dashboard's "latest" table.
         jsonl_path: when set, every batch is appended there as one JSON line.
+
+    Raises:
+        OSError: ``jsonl_path`` cannot be created or written.
     """
 
     def __init__(
@@ -165,6 +168,9 @@ class StatsRecorder:
         self._latest: deque[dict[str, Any]] = deque(maxlen=latest_items)
         self._jsonl_path = jsonl_path
         self._lock = threading.Lock()
+        if jsonl_path is not None:  # an unwritable path fails at start-up, not per request
+            jsonl_path.parent.mkdir(parents=True, exist_ok=True)
+            jsonl_path.touch()
 
     def record(
         self,

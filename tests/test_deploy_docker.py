@@ -127,6 +127,15 @@ def test_compose_environment_is_valid_service_settings(monkeypatch: pytest.Monke
     assert reward["healthcheck"]["test"] == ["CMD", "python", "-m", "reward_service.healthcheck"]
 
 
+def test_statistics_file_lives_on_a_named_volume_the_service_user_owns() -> None:
+    stats_file = Path(reward_env()[f"{ENV_PREFIX}STATS_FILE"])
+    (volume,) = SERVICES["reward"]["volumes"]
+    name, mount = volume.split(":")
+    assert name in COMPOSE["volumes"] and stats_file.parent == Path(mount)
+    (user,) = _instruction("service", "USER")
+    assert f"install -d -o {user} -g {user} {mount}" in " ".join(_instruction("service", "RUN"))
+
+
 def test_compose_trainer_profile_gpu_and_dependency() -> None:
     trainer = SERVICES["trainer"]
     assert trainer["profiles"] == ["train"]
@@ -148,11 +157,16 @@ def test_monitoring_profile_scrapes_the_service() -> None:
     assert scrape["static_configs"][0]["targets"] == [f"reward:{reward_env()[f'{ENV_PREFIX}PORT']}"]
 
 
-def test_the_containers_command_and_healthcheck_run_here() -> None:
-    """The image's CMD with compose's environment (the port moved to a free one)."""
+def test_the_containers_command_and_healthcheck_run_here(tmp_path: Path) -> None:
+    """The image's CMD with compose's environment (port, stats file and workers moved)."""
     (command,) = _instruction("service", "CMD")
     port = free_port()
-    env = {**reward_env(), f"{ENV_PREFIX}PORT": str(port), f"{ENV_PREFIX}WORKERS": "1"}
+    env = {
+        **reward_env(),
+        f"{ENV_PREFIX}PORT": str(port),
+        f"{ENV_PREFIX}WORKERS": "1",
+        f"{ENV_PREFIX}STATS_FILE": str(tmp_path / "stats" / "stats.jsonl"),
+    }
     env[f"{ENV_PREFIX}API_TOKEN"] = ""
     executable = str(Path(sys.executable).parent / _exec_form(command)[0])
     with ServiceProcess(
@@ -163,5 +177,6 @@ def test_the_containers_command_and_healthcheck_run_here() -> None:
         assert healthy.returncode == 0, healthy.stderr
         item = {"response": make_response(), "ground_truth": "12.8"}
         assert httpx.post(f"{service.url}/score", json=item).json()["results"][0]["verify"] == 1
+    assert (tmp_path / "stats" / "stats.jsonl").read_text().count("\n") == 1
     unhealthy = subprocess.run(probe, env={**service.env}, capture_output=True, text=True)
     assert unhealthy.returncode == 1 and "/health" in unhealthy.stderr

@@ -120,3 +120,10 @@ def test_report_refuses_an_empty_file(tmp_path: Path) -> None:
     empty.write_text("")
     result = CliRunner().invoke(app, ["report", str(empty)])
     assert result.exit_code != 0 and "no statistics" in result.output
+
+
+def test_unwritable_stats_file_fails_at_start(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OSError):
+        StatsRecorder(jsonl_path=blocker / "stats.jsonl")
