@@ -58,20 +58,10 @@ def _block_is_well_formed(text: str, tags: list[Tag], open_tag: str, close_tag: 
     return closed == opened + 1 and _NON_SPACE.search(text, body_start, body_end) is not None
 
 
-def _answer_has_one_box(text: str, tags: list[Tag]) -> bool:
+def _answer_has_one_box(text: str, think_end: Tag, reflection: Tag) -> bool:
     """Between ``</think>`` and ``<reflection>`` sits exactly one balanced, non-empty box."""
-    think_end = _first(tags, THINK_CLOSE)
-    reflection = _first(tags, REFLECTION_OPEN)
-    if think_end is None or reflection is None or reflection[1] < think_end[1]:
-        return False
     boxes = find_boxes(text[think_end[2] : reflection[1]])
     return len(boxes) == 1 and bool(boxes[0].content and boxes[0].content.strip())
-
-
-def _reflection_follows_think(tags: list[Tag]) -> bool:
-    think_end = _first(tags, THINK_CLOSE)
-    reflection = _first(tags, REFLECTION_OPEN)
-    return think_end is not None and reflection is not None and reflection[1] > think_end[1]
 
 
 def _ends_after_reflection(text: str, tags: list[Tag]) -> bool:
@@ -87,12 +77,14 @@ def format_failures(response: str) -> tuple[str, ...]:
     scan; no check copies the long think block.
     """
     tags = [(match.group(), match.start(), match.end()) for match in _TAG.finditer(response)]
+    think_end, reflection = _first(tags, THINK_CLOSE), _first(tags, REFLECTION_OPEN)
+    in_order = think_end is not None and reflection is not None and reflection[1] > think_end[1]
     checks = {
         THINK_FIRST: _LEADING_THINK.match(response) is not None,
         THINK_BLOCK: _block_is_well_formed(response, tags, THINK_OPEN, THINK_CLOSE),
-        BOXED_ANSWER: _answer_has_one_box(response, tags),
-        REFLECTION_BLOCK: _block_is_well_formed(response, tags, REFLECTION_OPEN, REFLECTION_CLOSE)
-        and _reflection_follows_think(tags),
+        BOXED_ANSWER: in_order and _answer_has_one_box(response, think_end, reflection),
+        REFLECTION_BLOCK: in_order
+        and _block_is_well_formed(response, tags, REFLECTION_OPEN, REFLECTION_CLOSE),
         CLEAN_ENDING: _ends_after_reflection(response, tags),
     }
     return tuple(rule for rule in FORMAT_RULES if not checks[rule])
