@@ -43,13 +43,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or ServiceSettings()
         metrics = ServiceMetrics()
+        # before the pool starts: an unwritable stats file stops start-up without workers
+        stats_recorder = StatsRecorder(resolved.stats_steps, jsonl_path=resolved.stats_file)
         async with open_batch_scorer(resolved, metrics.worker_restarts.inc) as scorer:
             app.state.settings = resolved
             app.state.metrics = metrics
-            app.state.pool = scorer.pool
             app.state.scorer = scorer
             app.state.scorer_version = SCORER_VERSION
-            app.state.stats = StatsRecorder(resolved.stats_steps, jsonl_path=resolved.stats_file)
+            app.state.stats = stats_recorder
             logger.info("scoring pool ready with %d workers", resolved.workers)
             yield
 

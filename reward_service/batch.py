@@ -2,7 +2,7 @@
 
 A GRPO group repeats the same few answers many times, so the slow step, symbolic
 verification, runs once per distinct (answer, ground truth) pair in a batch, and a
-bounded LRU cache keeps clean verdicts across batches.
+bounded LRU cache keeps verdicts (equal / not equal / timed out) across batches.
 """
 
 from __future__ import annotations

@@ -14,12 +14,13 @@ router = APIRouter(tags=["operations"])
 async def health(request: Request, response: Response) -> HealthResponse:
     """Ready (200) only while the scoring pool is up."""
     state = request.app.state
-    ready = state.pool.active
+    pool = state.scorer.pool
+    ready = pool.active
     if not ready:
         response.status_code = 503
     return HealthResponse(
         status="ok" if ready else "starting",
-        workers=state.pool.workers,
+        workers=pool.workers,
         scorer_version=state.scorer_version,
     )
 

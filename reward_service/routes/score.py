@@ -75,8 +75,7 @@ def _check_limits(score_request: ScoreRequest, settings: ServiceSettings) -> Non
             )
 
 
-def _weights(score_request: ScoreRequest, settings: ServiceSettings) -> RewardWeights:
-    defaults = RewardWeights(settings.alpha, settings.beta, settings.gamma)
+def _weights(score_request: ScoreRequest, defaults: RewardWeights) -> RewardWeights:
     if score_request.weights is None:
         return defaults
     given = score_request.weights.model_dump(exclude_none=True)
@@ -110,7 +109,8 @@ async def score(request: Request) -> Response:
             BatchItem(item.response, str(item.ground_truth), item.extra_info)
             for item in score_request.items
         ]
-        report = await state.scorer.score(items, _weights(score_request, settings))
+        weights = _weights(score_request, state.scorer.reward.weights)
+        report = await state.scorer.score(items, weights)
     except HTTPException as exc:
         code = exc.status_code
         raise
