@@ -26,9 +26,10 @@ WORKDIR /workspace
 COPY pyproject.toml README.md ./
 COPY reward_service ./reward_service
 COPY trainer ./trainer
-# verl pulls the CUDA build of torch; flash-attn compiles against that torch, hence no isolation.
-RUN pip install ".[trainer]" "vllm>=0.10" \
-    && pip install --no-build-isolation "flash-attn>=2.7"
+# verl[vllm] (through the gpu extra) pins vLLM and the CUDA build of torch it runs on;
+# flash-attn compiles against that torch, hence no build isolation and a second step.
+RUN pip install ".[trainer]" "verl[vllm]>=0.9.1,<0.10" \
+    && pip install --no-build-isolation ".[gpu]"
 ENTRYPOINT ["bash", "trainer/run_h100_multisignal.sh"]
 
 # ---- service: the reward service (the default target) -------------------------------

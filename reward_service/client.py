@@ -10,6 +10,7 @@ Exceptions, all raised from one place (:meth:`RewardClient._post`):
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,10 +18,14 @@ import httpx
 import orjson
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_after_delay,
     wait_exponential,
 )
+
+logger = logging.getLogger("reward_service.client")
 
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_RETRIES = 5
@@ -47,6 +52,17 @@ class _Retryable(Exception):
         self.url = url
 
 
+def _log_failed_attempt(state: RetryCallState) -> None:
+    """Every failed attempt is logged as a warning: an outage is never silent."""
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning(
+        "reward service attempt %d failed after %.1fs, retrying: %s",
+        state.attempt_number,
+        state.seconds_since_start,
+        error,
+    )
+
+
 class RewardClient:
     """Scores items on one or more reward-service URLs.
 
@@ -54,6 +70,8 @@ class RewardClient:
         urls: one base URL or several; chunks go round-robin, a retry moves to the next URL.
         timeout_s: limit for one HTTP request.
         retries: attempts after the first, with exponential backoff.
+        outage_window_s: when set, retry for this long instead of ``retries`` times, so
+            that a service restarted within the window loses nothing.
         backoff_s, max_backoff_s: first and longest wait between attempts.
         api_token: bearer token, when the service requires one.
         weights: ``{"alpha", "beta", "gamma"}`` sent with every request.
@@ -66,6 +84,7 @@ class RewardClient:
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retries: int = DEFAULT_RETRIES,
+        outage_window_s: float | None = None,
         backoff_s: float = DEFAULT_BACKOFF_S,
         max_backoff_s: float = DEFAULT_MAX_BACKOFF_S,
         api_token: str | None = None,
@@ -79,6 +98,11 @@ class RewardClient:
             raise ValueError("retries must be >= 0 and chunk_items >= 1")
         self.urls = [url.rstrip("/") for url in self.urls]
         self.retries = retries
+        self._stop = (
+            stop_after_attempt(retries + 1)
+            if outage_window_s is None
+            else stop_after_delay(outage_window_s)
+        )
         self.weights = dict(weights) if weights else None
         self.chunk_items = chunk_items
         self._wait = wait_exponential(multiplier=backoff_s, max=max_backoff_s)
@@ -134,9 +158,10 @@ class RewardClient:
             return await self._post(url, payload, len(chunk))
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retries + 1),
+            stop=self._stop,
             wait=self._wait,
             retry=retry_if_exception_type(_Retryable),
+            before_sleep=_log_failed_attempt,
             reraise=True,
         )
         try:

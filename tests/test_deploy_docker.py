@@ -12,6 +12,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,7 @@ from tests.conftest import make_response
 ROOT = Path(__file__).parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SERVICES = COMPOSE["services"]
 
 
@@ -75,9 +77,15 @@ def test_only_the_service_extra_goes_into_the_service_image() -> None:
     installs = " ".join(_instruction("builder", "RUN") + _instruction("service", "RUN"))
     assert '".[service]"' in installs and "reward-service[service]" in installs
     assert "trainer]" not in installs and "gpu" not in installs
+
+
+def test_trainer_image_installs_the_gpu_extra_as_pinned() -> None:
+    """The image's vLLM stack is the `gpu` extra's, so the two cannot drift apart."""
     trainer_installs = " ".join(_instruction("trainer", "RUN"))
-    for package in ('".[trainer]"', "vllm", "flash-attn"):
-        assert package in trainer_installs
+    assert '".[trainer]"' in trainer_installs and '".[gpu]"' in trainer_installs
+    gpu_extra = PYPROJECT["project"]["optional-dependencies"]["gpu"]
+    (verl_vllm,) = [spec for spec in gpu_extra if spec.startswith("verl[vllm]")]
+    assert f'"{verl_vllm}"' in trainer_installs
 
 
 def test_every_copied_path_exists() -> None:

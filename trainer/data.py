@@ -1,6 +1,8 @@
-"""Build the pi1 training parquet, or put the system prompt into any verl-format parquet.
+"""Build the pi1 training parquet and the MATH-500 validation parquet, or put the system
+prompt into any verl-format parquet.
 
 python -m trainer.data pi1 [--out data/train/one_shot_rlvr/pi1_r128.parquet]
+python -m trainer.data math500 [--source PATH_OR_HUB_ID] [--out data/test/math500.parquet]
 python -m trainer.data apply-prompt IN.parquet OUT.parquet
 """
 
@@ -28,6 +30,9 @@ PI1_LABEL = "12.8"
 PI1_INDEX = 124
 PI1_ROWS = 128
 DEFAULT_PI1_PATH = Path("data/train/one_shot_rlvr/pi1_r128.parquet")
+MATH500_HUB_ID = "HuggingFaceH4/MATH-500"
+"""MATH-500 (Lightman et al.'s 500-problem MATH test subset) on the Hugging Face hub."""
+DEFAULT_MATH500_PATH = Path("data/test/math500.parquet")
 
 cli = typer.Typer(help="Training data for verl, with the multi-signal system prompt.")
 
@@ -67,6 +72,54 @@ def write_pi1(
     """Write pi1 repeated ``copies`` times (data/train/one_shot_rlvr/pi1_r128.parquet)."""
     path = write_parquet(pi1_rows(copies), out)
     typer.echo(f"wrote {copies} rows to {path}")
+    return path
+
+
+def math500_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """verl RL rows, with the system prompt, from records with ``problem`` and ``answer``."""
+    missing = {"problem", "answer"} - set(records[0]) if records else {"problem", "answer"}
+    if missing:
+        raise ValueError(f"MATH-500 records need 'problem' and 'answer'; missing {sorted(missing)}")
+    return [
+        {
+            "data_source": MATH500_HUB_ID,
+            "prompt": chat_messages(record["problem"] + INSTRUCTION_SUFFIX),
+            "ability": "math",
+            "reward_model": {"style": "rule", "ground_truth": str(record["answer"])},
+            "extra_info": {"index": index, "split": "test"},
+        }
+        for index, record in enumerate(records)
+    ]
+
+
+def read_records(source: str) -> list[dict[str, Any]]:
+    """Records from a local .jsonl / .json / .parquet file, else the hub dataset ``source``."""
+    import pandas as pd
+
+    path = Path(source)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path).to_dict("records")
+    if path.suffix in (".jsonl", ".json"):
+        return pd.read_json(path, lines=path.suffix == ".jsonl").to_dict("records")
+    from datasets import load_dataset
+
+    return [dict(record) for record in load_dataset(source, split="test")]
+
+
+@cli.command("math500")
+def write_math500(
+    source: Annotated[
+        str, typer.Option(help="A .jsonl/.json/.parquet file, or a hub dataset id.")
+    ] = MATH500_HUB_ID,
+    out: Annotated[Path, typer.Option(help="Where the parquet goes.")] = DEFAULT_MATH500_PATH,
+) -> Path:
+    """Write the MATH-500 validation set with the system prompt (data/test/math500.parquet)."""
+    try:
+        rows = math500_rows(read_records(source))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--source") from None
+    path = write_parquet(rows, out)
+    typer.echo(f"wrote {len(rows)} rows to {path}")
     return path
 
 

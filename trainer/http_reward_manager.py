@@ -54,14 +54,26 @@ class HttpRewardManager(RewardManagerBase):
     async def run_single(self, data: DataProto) -> dict[str, Any]:
         """Score the last sequence of a one-sample DataProto."""
         row = data[-1:][0]
-        step = data.meta_info.get("global_steps")
-        self._step = int(step) if step is not None else self._step
+        self._step = training_step(data, default=self._step)
         item = await self.loop.run_in_executor(None, score_item, row, self.tokenizer)
         result = await self._ensure_batcher().submit(item)
         return {
             "reward_score": float(result["score"]),
             "reward_extra_info": reward_extra_info(result),
         }
+
+
+def training_step(data: DataProto, default: int | None = None) -> int | None:
+    """The trainer's global step of a sample.
+
+    verl 0.9.1's agent loop copies the step into ``non_tensor_batch["global_steps"]``
+    (one entry per row); ``meta_info["global_steps"]`` is where older trainers put it.
+    """
+    steps = data.non_tensor_batch.get("global_steps")
+    if steps is not None and len(steps):
+        return int(steps[-1])
+    step = data.meta_info.get("global_steps")
+    return int(step) if step is not None else default
 
 
 def _to_container(values: Any) -> dict[str, Any]:

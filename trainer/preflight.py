@@ -2,27 +2,55 @@
 
     python -m trainer.preflight [--dry-run] -- <verl hydra overrides>
 
-``--dry-run`` prints the composed config and exits. Otherwise it checks: verl's own
-config validation, the model-loading rules (bf16, flash-attention 2, no quantization, no
-LoRA), the reward manager pointing at this project's HTTP manager, the data files, the
-reward service answering ``/health`` on every URL, and flash-attn on a GPU machine.
+``--dry-run`` prints the composed config and exits. Otherwise it checks: that verl's
+default (V1) run path imports, verl's own config validation, the model-loading rules
+(bf16, flash-attention 2, no quantization, no LoRA), the reward manager pointing at this
+project's HTTP manager, the data files, free disk for the kept checkpoints, every reward
+URL scoring a known response with the configured token and weights, and a CUDA device
+with flash-attn.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import importlib
 import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
+from reward_service.client import RewardServiceError
+from trainer.checkpoint_budget import disk_problems
 from trainer.model_loading import config_problems, require_flash_attention
+from trainer.prompts import EXAMPLE_RESPONSE
 from trainer.reward_settings import HttpRewardSettings
 from trainer.verl_config import compose_ppo_config, verl_validation_problems
 
 MANAGER_NAME = "HttpRewardManager"
+RUN_PATH_MODULES = (
+    "transfer_queue",
+    "verl.trainer.main_ppo",
+    "verl.trainer.ppo.v1.agent_loop_tq",
+    "trainer.replay_buffer",
+)
+"""What verl's default (V1) trainer imports once it runs, and our replay buffer."""
+PROBE_ITEM = {"response": EXAMPLE_RESPONSE, "ground_truth": "4"}
+"""A response that is right, well formatted and judged correct: every signal is 1."""
+NO_CUDA = "no CUDA device: verl's trainer needs an NVIDIA GPU (torch.cuda.is_available() is False)"
+
+
+def run_path_problems() -> list[str]:
+    """verl's V1 run path must import (TransferQueue comes with the ``trainer`` extra)."""
+    problems = []
+    for module in RUN_PATH_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            problems.append(f"cannot import {module} ({exc}); pip install -e '.[trainer]'")
+    return problems
 
 
 def reward_manager_problems(config: Any) -> list[str]:
@@ -57,24 +85,42 @@ def _as_list(value: Any) -> list[str]:
 
 
 def service_problems(config: Any) -> list[str]:
-    """Every reward URL must answer ``GET /health`` with 200."""
-    problems = []
-    for url in HttpRewardSettings.from_mapping(_kwargs(config)).reward_url:
+    """Every reward URL must score a known response, with the run's token and weights.
+
+    Catches a wrong URL, a missing or wrong token (401) and weights the service refuses;
+    the score must be the full ``alpha + beta + gamma`` of the weights in force.
+    """
+    settings = HttpRewardSettings.from_mapping(_kwargs(config))
+    return [
+        problem
+        for url in settings.reward_url
+        for problem in asyncio.run(_probe(dataclasses.replace(settings, reward_url=(url,))))
+    ]
+
+
+async def _probe(settings: HttpRewardSettings) -> list[str]:
+    url = settings.reward_url[0]
+    once = dataclasses.replace(settings, outage_window_s=0, retries=0, timeout_s=30)
+    async with once.client() as client:
         try:
-            response = httpx.get(f"{url}/health", timeout=5)
-        except httpx.TransportError as exc:
-            problems.append(f"reward service at {url} is not reachable: {exc}")
-            continue
-        if response.status_code != 200:
-            problems.append(f"reward service at {url} is not healthy: HTTP {response.status_code}")
-    return problems
+            (result,) = await client.score([PROBE_ITEM])
+        except RewardServiceError as exc:
+            return [f"reward service at {url} did not score a known response: {exc}"]
+    signals = (result["verify"], result["format"], result["reflect"])
+    weights = settings.weights or {}
+    if signals != (1, 1, 1) or result["status"] != "ok":
+        return [f"reward service at {url} scored a right, well-formatted answer as {result}"]
+    if len(weights) == 3 and abs(result["score"] - sum(weights.values())) > 1e-9:
+        return [f"reward service at {url} scored {result['score']} with weights {weights}"]
+    return []
 
 
 def gpu_problems() -> list[str]:
+    """A CUDA device, with flash-attn importable on it."""
     import torch
 
     if not torch.cuda.is_available():
-        return []
+        return [NO_CUDA]
     try:
         require_flash_attention()
     except RuntimeError as exc:
@@ -85,10 +131,12 @@ def gpu_problems() -> list[str]:
 def preflight_problems(config: Any, pure_bf16: bool) -> list[str]:
     """Every check, in order; an empty list means the run may start."""
     return [
+        *run_path_problems(),
         *verl_validation_problems(config),
         *config_problems(config, pure_bf16=pure_bf16),
         *reward_manager_problems(config),
         *data_problems(config),
+        *disk_problems(config),
         *service_problems(config),
         *gpu_problems(),
     ]

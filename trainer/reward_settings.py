@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from reward_service.client import (
-    DEFAULT_BACKOFF_S,
-    DEFAULT_RETRIES,
-    DEFAULT_TIMEOUT_S,
-    RewardClient,
-)
+from reward_service.client import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, RewardClient
 
 DEFAULT_REWARD_URL = "http://127.0.0.1:8000"
 TOKEN_VARIABLE = "REWARD_SERVICE_API_TOKEN"
 """Where the bearer token comes from when ``reward_kwargs`` has none (keeps it out of logs)."""
+DEFAULT_OUTAGE_WINDOW_S = 600.0
+"""How long a training run waits out an unreachable service before it stops."""
+DEFAULT_MANAGER_TIMEOUT_S = 120.0
+"""Limit for one request from the trainer (a micro-batch, at most ``batch_size`` items)."""
+
+
+def _token_from_environment() -> str | None:
+    return os.environ.get(TOKEN_VARIABLE) or None
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,10 @@ class HttpRewardSettings:
     Attributes:
         reward_url: one base URL, or several (chunks are spread across them).
         timeout_s: limit for one HTTP request.
-        retries: attempts after the first on connection errors, timeouts and 5xx.
+        outage_window_s: how long to keep retrying connection errors, timeouts and 5xx
+            (every failure logged) before the sample fails and the run stops; 0 uses
+            ``retries`` instead.
+        retries: attempts after the first, when ``outage_window_s`` is 0.
         backoff_s: first wait between attempts; doubles each time.
         batch_size: the micro-batcher sends once this many items are waiting...
         flush_ms: ...or once the oldest waiting item has waited this long.
@@ -36,7 +43,8 @@ class HttpRewardSettings:
     """
 
     reward_url: tuple[str, ...] = (DEFAULT_REWARD_URL,)
-    timeout_s: float = DEFAULT_TIMEOUT_S
+    timeout_s: float = DEFAULT_MANAGER_TIMEOUT_S
+    outage_window_s: float = DEFAULT_OUTAGE_WINDOW_S
     retries: int = DEFAULT_RETRIES
     backoff_s: float = DEFAULT_BACKOFF_S
     batch_size: int = 512
@@ -44,7 +52,7 @@ class HttpRewardSettings:
     alpha: float | None = None
     beta: float | None = None
     gamma: float | None = None
-    api_token: str | None = None
+    api_token: str | None = field(default_factory=_token_from_environment, repr=False)
 
     def __post_init__(self) -> None:
         if not self.reward_url or not all(
@@ -53,7 +61,7 @@ class HttpRewardSettings:
             raise ValueError(f"reward_url must be http(s) URLs, got {self.reward_url!r}")
         if self.retries < 0 or self.batch_size < 1:
             raise ValueError("retries must be >= 0 and batch_size >= 1")
-        for name in ("timeout_s", "backoff_s", "flush_ms"):
+        for name in ("timeout_s", "outage_window_s", "backoff_s", "flush_ms"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
@@ -85,6 +93,7 @@ class HttpRewardSettings:
             self.reward_url,
             timeout_s=self.timeout_s,
             retries=self.retries,
+            outage_window_s=self.outage_window_s or None,
             backoff_s=self.backoff_s,
             api_token=self.api_token,
             weights=self.weights,

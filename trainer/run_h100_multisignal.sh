@@ -9,26 +9,42 @@
 #
 # Environment (defaults in brackets):
 #   REWARD_URL   reward service, or several comma-separated [http://127.0.0.1:8000]
+#   REWARD_SERVICE_API_TOKEN   bearer token, when the service requires one (read by the manager)
+#   REWARD_OUTAGE_WINDOW_S     how long an unreachable service is waited out before the run
+#                stops with an error naming it [600]
 #   MODEL_PATH   [Qwen/Qwen2.5-Math-1.5B]     TRAIN_FILE [data/train/one_shot_rlvr/pi1_r128.parquet]
-#   VAL_FILE     [data/test/math500.parquet]   OUTPUT_DIR [checkpoints/pi1_r128_multisignal]
+#   VAL_FILE     [data/test/math500.parquet: python -m trainer.data math500]
+#   OUTPUT_DIR   checkpoints and Hydra's logs [checkpoints/pi1_r128_multisignal]
+#   CKPT_KEEP    checkpoints kept, about 18.5 GB each [3]
 #   LOGGER       ['["console","tensorboard"]']  GPU_MEMORY_UTILIZATION [0.5]
 #   PURE_BF16=1  bf16 master weights (default fp32 masters, bf16 compute; see trainer/model_loading.py)
+#   PYTHON       [the active virtual environment's python, else .venv/bin/python, else python3]
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
-PYTHON=${PYTHON:-python3}
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -n "${VIRTUAL_ENV:-}" && -x "$VIRTUAL_ENV/bin/python" ]]; then
+    PYTHON=$VIRTUAL_ENV/bin/python
+  elif [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then
+    PYTHON=$REPO_ROOT/.venv/bin/python
+  else
+    PYTHON=python3
+  fi
+fi
 
 REWARD_URL=${REWARD_URL:-http://127.0.0.1:8000}
+REWARD_OUTAGE_WINDOW_S=${REWARD_OUTAGE_WINDOW_S:-600}
 MODEL_PATH=${MODEL_PATH:-Qwen/Qwen2.5-Math-1.5B}
 TRAIN_FILE=${TRAIN_FILE:-data/train/one_shot_rlvr/pi1_r128.parquet}
 VAL_FILE=${VAL_FILE:-data/test/math500.parquet}
 OUTPUT_DIR=${OUTPUT_DIR:-checkpoints/pi1_r128_multisignal}
+CKPT_KEEP=${CKPT_KEEP:-3}
 LOGGER=${LOGGER:-'["console","tensorboard"]'}
 # vLLM's share of the 80 GB while it generates: 40 GB holds the bf16 weights (3 GB) and about
 # 1.3M tokens of KV cache (28 KB/token), enough for hundreds of the 32 x 4096-token samples at
-# once. The other 40 GB keep the FSDP actor resident (fp32 masters, grads and Adam: 24 GB) plus
-# the bf16 reference (3 GB), so nothing is offloaded between rollout and update.
+# once. The other 40 GB keep the FSDP actor resident (fp32 masters, grads and Adam: 24 GB);
+# verl itself keeps the forward-only reference model offloaded to the CPU between its passes.
 GPU_MEMORY_UTILIZATION=${GPU_MEMORY_UTILIZATION:-0.5}
 MASTER_DTYPE=fp32
 [[ "${PURE_BF16:-0}" == 1 ]] && MASTER_DTYPE=bf16
@@ -50,9 +66,18 @@ ARGS=(
   actor_rollout_ref.actor.optim.lr=1e-6
   actor_rollout_ref.actor.ppo_mini_batch_size=64
   actor_rollout_ref.actor.use_dynamic_bsz=True
-  # 6 full-length (4096-token) sequences per micro-batch: the fp32 logits over the 152k-token
-  # vocabulary (about 15 GB) dominate; gradient checkpointing keeps activations near 2 GB.
-  actor_rollout_ref.actor.ppo_max_token_len_per_gpu=24576
+  # Token budgets from a measurement on one H100 80 GB (benchmarks/MEMORY.md: the 1.5B shape,
+  # fp32 masters + AdamW resident, bf16 autocast, gradient checkpointing, plain torch logits):
+  # an actor update peaked at 43.5 GiB for 8,192 tokens and 63.5 GiB for 16,384, and ran out
+  # of memory at 24,576; forward-only log-prob passes peaked at 37-40 GiB for 24,576 tokens.
+  # vLLM's sleeping state and fragmentation need headroom, and verl's own fused-kernel path
+  # has not been measured on a GPU yet, so: 8,192 tokens per update micro-batch (2 full-length
+  # sequences), 16,384 per log-prob micro-batch. Raise them only after measuring verl's path.
+  actor_rollout_ref.actor.ppo_max_token_len_per_gpu=8192
+  # Log-probs and entropy without materialising fp32 logits over the 152k vocabulary.
+  actor_rollout_ref.model.use_fused_kernels=True
+  actor_rollout_ref.actor.entropy_from_logits_with_chunking=True
+  actor_rollout_ref.actor.entropy_checkpointing=True
   actor_rollout_ref.actor.use_kl_loss=True
   actor_rollout_ref.actor.kl_loss_coef=0.001
   actor_rollout_ref.actor.kl_loss_type=low_var_kl
@@ -68,9 +93,9 @@ ARGS=(
   +actor_rollout_ref.ref.fsdp_config.mixed_precision.param_dtype=bf16
   # forward-only passes (no grads, no optimizer) take twice the tokens per micro-batch
   actor_rollout_ref.ref.log_prob_use_dynamic_bsz=True
-  actor_rollout_ref.ref.log_prob_max_token_len_per_gpu=49152
+  actor_rollout_ref.ref.log_prob_max_token_len_per_gpu=16384
   actor_rollout_ref.rollout.log_prob_use_dynamic_bsz=True
-  actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu=49152
+  actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu=16384
   actor_rollout_ref.rollout.name=vllm
   actor_rollout_ref.rollout.dtype=bfloat16
   actor_rollout_ref.rollout.tensor_model_parallel_size=1
@@ -84,6 +109,12 @@ ARGS=(
   reward.reward_manager.name=HttpRewardManager
   reward.reward_manager.module.path="$REPO_ROOT/trainer/http_reward_manager.py"
   +reward.reward_kwargs.reward_url="'$REWARD_URL'"
+  +reward.reward_kwargs.outage_window_s="$REWARD_OUTAGE_WINDOW_S"
+  # verl trains on the rest of a group whose reward failed; this buffer stops the run instead
+  # and logs reward_service/<signal>/mean for every training step.
+  trainer.v1.sampler.custom_sampler.path="$REPO_ROOT/trainer/replay_buffer.py"
+  trainer.v1.sampler.custom_sampler.name=RewardCheckedReplayBuffer
+  +trainer.v1.sampler.sampler_kwargs.reward_url="'$REWARD_URL'"
   critic.enable=False
   trainer.critic_warmup=0
   trainer.logger="$LOGGER"
@@ -94,6 +125,7 @@ ARGS=(
   trainer.n_gpus_per_node=1
   trainer.nnodes=1
   trainer.save_freq=20
+  trainer.max_actor_ckpt_to_keep="$CKPT_KEEP"
   trainer.test_freq=20
   trainer.total_epochs=2000
 )
@@ -103,4 +135,5 @@ if [[ "${DRY_RUN:-0}" == 1 ]]; then
 fi
 [[ -f "$TRAIN_FILE" ]] || "$PYTHON" -m trainer.data pi1 --out "$TRAIN_FILE"
 "$PYTHON" -m trainer.preflight -- "${ARGS[@]}" "$@"
-exec "$PYTHON" -m verl.trainer.main_ppo "${ARGS[@]}" "$@"
+# Hydra's own outputs/ folder goes beside the checkpoints, not into the repository.
+exec "$PYTHON" -m verl.trainer.main_ppo hydra.run.dir="$OUTPUT_DIR/hydra" "${ARGS[@]}" "$@"
