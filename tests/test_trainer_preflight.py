@@ -13,7 +13,9 @@ from reward_service.local_server import ServiceProcess, free_port
 from tests.run_script import SCRIPT, composed
 from tests.service_process import ONE_WORKER
 from trainer.data import pi1_rows, write_parquet
-from trainer.preflight import preflight_problems
+from trainer.preflight import NO_CUDA, preflight_problems, run_path_problems, service_problems
+
+TOKEN = "a-token-of-sixteen-chars"
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +26,48 @@ def data_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {"TRAIN_FILE": str(train), "VAL_FILE": str(val)}
 
 
-def test_passes_with_a_healthy_service_and_data(data_files: dict[str, str]) -> None:
+def test_on_this_cpu_machine_only_the_gpu_is_missing(data_files: dict[str, str]) -> None:
+    import torch
+
     with ServiceProcess(env=ONE_WORKER) as service:
         config = composed(REWARD_URL=service.url, **data_files)
-        assert preflight_problems(config, pure_bf16=False) == []
+        problems = preflight_problems(config, pure_bf16=False)
+    assert problems == ([] if torch.cuda.is_available() else [NO_CUDA])
+
+
+def test_verls_default_run_path_imports() -> None:
+    """verl's V1 trainer imports TransferQueue once it runs; the trainer extra brings it."""
+    assert run_path_problems() == []
+
+
+def test_the_token_is_checked_with_a_real_score(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ServiceProcess(env={**ONE_WORKER, "REWARD_SERVICE_API_TOKEN": TOKEN}) as service:
+        monkeypatch.delenv("REWARD_SERVICE_API_TOKEN", raising=False)
+        (problem,) = service_problems(composed(REWARD_URL=service.url))
+        assert f"reward service at {service.url} did not score" in problem and "401" in problem
+        monkeypatch.setenv("REWARD_SERVICE_API_TOKEN", "x" * 16)
+        assert "401" in service_problems(composed(REWARD_URL=service.url))[0]
+        monkeypatch.setenv("REWARD_SERVICE_API_TOKEN", TOKEN)
+        assert service_problems(composed(REWARD_URL=service.url)) == []
+
+
+def test_the_weights_in_force_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ServiceProcess(env=ONE_WORKER) as service:
+        weights = ["+reward.reward_kwargs.alpha=2", "+reward.reward_kwargs.beta=0.5"]
+        full = [*weights, "+reward.reward_kwargs.gamma=0.25"]
+        assert service_problems(composed(*full, REWARD_URL=service.url)) == []
+        assert service_problems(composed(*weights, REWARD_URL=service.url)) == []
+
+
+def test_checkpoints_must_fit_on_the_disk(data_files: dict[str, str], tmp_path: Path) -> None:
+    from trainer.checkpoint_budget import disk_problems
+
+    config = composed(OUTPUT_DIR=str(tmp_path / "run"), CKPT_KEEP="1000000", **data_files)
+    (problem,) = disk_problems(config)
+    assert "1000000 checkpoints need" in problem and "GB missing" in problem
+    unbounded = composed("trainer.max_actor_ckpt_to_keep=null")
+    assert "every checkpoint is kept" in disk_problems(unbounded)[0]
+    assert disk_problems(composed(OUTPUT_DIR=str(tmp_path / "run"), CKPT_KEEP="1")) == []
 
 
 def test_names_each_problem(data_files: dict[str, str], tmp_path: Path) -> None:
@@ -39,7 +79,7 @@ def test_names_each_problem(data_files: dict[str, str], tmp_path: Path) -> None:
         VAL_FILE=data_files["VAL_FILE"],
     )
     problems = "\n".join(preflight_problems(config, pure_bf16=False))
-    assert f"reward service at {dead} is not reachable" in problems
+    assert f"reward service at {dead} did not score a known response" in problems
     assert "missing.parquet does not exist" in problems
     assert "quantization" in problems
 
@@ -72,6 +112,6 @@ def test_gpu_run_without_flash_attention_is_refused(monkeypatch: pytest.MonkeyPa
     else:
         pytest.skip("flash-attn is installed here")
     if not torch.cuda.is_available():
-        assert gpu_problems() == []  # a CPU machine has nothing to check
+        assert gpu_problems() == [NO_CUDA]
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert any("flash-attn" in problem for problem in gpu_problems())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from reward_service.scoring import MultiSignalMathReward
 from tests.tiny_models import byte_level_tokenizer
-from trainer.data import PI1_LABEL, PI1_PROBLEM, cli, pi1_rows
+from trainer.data import MATH500_HUB_ID, PI1_LABEL, PI1_PROBLEM, cli, pi1_rows
 from trainer.prompts import EXAMPLE_RESPONSE, SYSTEM_PROMPT, VERDICT_CORRECT, VERDICT_WRONG
 
 
@@ -103,3 +104,29 @@ def test_apply_prompt_refuses_a_file_without_prompts(tmp_path: Path) -> None:
     pd.DataFrame([{"text": "x"}]).to_parquet(source)
     result = CliRunner().invoke(cli, ["apply-prompt", str(source), str(tmp_path / "o.parquet")])
     assert result.exit_code != 0 and "prompt" in result.output
+
+
+def test_math500_from_a_local_file_has_the_system_prompt(tmp_path: Path) -> None:
+    source = tmp_path / "math500.jsonl"
+    records = [
+        {"problem": "What is $1+1$?", "answer": "2", "unique_id": "a"},
+        {"problem": "Simplify $\\frac{2}{4}$.", "answer": "\\frac{1}{2}", "unique_id": "b"},
+    ]
+    source.write_text("\n".join(json.dumps(record) for record in records))
+    out = tmp_path / "test" / "math500.parquet"
+    result = CliRunner().invoke(cli, ["math500", "--source", str(source), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_parquet(out).to_dict("records")
+    assert [row["reward_model"]["ground_truth"] for row in rows] == ["2", "\\frac{1}{2}"]
+    assert [row["data_source"] for row in rows] == [MATH500_HUB_ID] * 2
+    for row, record in zip(rows, records, strict=True):
+        system, user = row["prompt"]
+        assert system["content"] == SYSTEM_PROMPT
+        assert user["content"].startswith(record["problem"]) and "\\boxed{}" in user["content"]
+
+
+def test_math500_names_missing_columns(tmp_path: Path) -> None:
+    source = tmp_path / "bad.jsonl"
+    source.write_text(json.dumps({"question": "1+1", "answer": "2"}))
+    result = CliRunner().invoke(cli, ["math500", "--source", str(source), "--out", "x.parquet"])
+    assert result.exit_code != 0 and "missing ['problem']" in result.output

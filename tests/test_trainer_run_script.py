@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from tests.run_script import composed
+from tests.run_script import SCRIPT, composed
 from trainer.model_loading import config_problems
 from trainer.preflight import reward_manager_problems
 from trainer.verl_config import verl_validation_problems
@@ -73,3 +78,46 @@ def test_extra_overrides_pass_through_and_are_checked() -> None:
     )
     lora = composed("actor_rollout_ref.model.lora_rank=8")
     assert any("LoRA" in problem for problem in config_problems(lora))
+
+
+def test_token_budgets_are_the_measured_ones(config) -> None:
+    """benchmarks/MEMORY.md: 8,192-token updates and 16,384-token log-prob passes fit."""
+    actor_rollout_ref = config.actor_rollout_ref
+    assert actor_rollout_ref.actor.ppo_max_token_len_per_gpu == 8192
+    assert actor_rollout_ref.ref.log_prob_max_token_len_per_gpu == 16384
+    assert actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu == 16384
+    assert actor_rollout_ref.model.use_fused_kernels is True
+    assert actor_rollout_ref.actor.entropy_from_logits_with_chunking is True
+    assert actor_rollout_ref.actor.entropy_checkpointing is True
+    measured = (Path(__file__).parents[1] / "benchmarks" / "MEMORY.md").read_text()
+    assert "| actor update" in measured and "8,192" in measured
+
+
+def test_lost_rewards_stop_the_run_and_checkpoints_are_bounded(config) -> None:
+    sampler = config.trainer.v1.sampler
+    assert sampler.custom_sampler.name == "RewardCheckedReplayBuffer"
+    assert Path(sampler.custom_sampler.path).is_file()
+    assert sampler.sampler_kwargs.reward_url == "http://reward:8000"
+    assert config.reward.reward_kwargs.outage_window_s == 600
+    assert config.trainer.max_actor_ckpt_to_keep == 3
+    assert composed(CKPT_KEEP="5").trainer.max_actor_ckpt_to_keep == 5
+
+
+def test_hydra_writes_beside_the_checkpoints() -> None:
+    (launch,) = [
+        line for line in SCRIPT.read_text().splitlines() if "verl.trainer.main_ppo" in line
+    ]
+    assert 'hydra.run.dir="$OUTPUT_DIR/hydra"' in launch
+
+
+def test_the_script_finds_the_virtual_environment() -> None:
+    """No PYTHON given and no venv on PATH: the active environment's python runs verl."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+        "DRY_RUN": "1",
+        "VIRTUAL_ENV": str(Path(sys.executable).parents[1]),
+    }
+    run = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "HttpRewardManager" in run.stdout
