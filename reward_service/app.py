@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from reward_service import __version__
+from reward_service.admission import RETRY_AFTER_S, InFlightLimit, Overloaded
 from reward_service.batch import open_batch_scorer
-from reward_service.metrics import ServiceMetrics
+from reward_service.metrics import ScoreRequestCounter, ServiceMetrics
+from reward_service.pool import PoolUnavailable
 from reward_service.routes import ops, score, stats
 from reward_service.schemas import ScoreRequest
 from reward_service.settings import ServiceSettings
@@ -36,6 +39,13 @@ def _openapi_with_request_schema(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+async def _retry_later(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After: nothing was scored, and the client's retry will be."""
+    return JSONResponse(
+        {"detail": str(exc)}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+    )
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Build the service; settings come from the environment when not given."""
 
@@ -44,13 +54,20 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         resolved = settings or ServiceSettings()
         metrics = ServiceMetrics()
         # before the pool starts: an unwritable stats file stops start-up without workers
-        stats_recorder = StatsRecorder(resolved.stats_steps, jsonl_path=resolved.stats_file)
+        stats_recorder = StatsRecorder(
+            resolved.stats_steps,
+            jsonl_path=resolved.stats_file,
+            on_write_failure=metrics.stats_failures.inc,
+        )
         async with open_batch_scorer(resolved, metrics.worker_restarts.inc) as scorer:
             app.state.settings = resolved
             app.state.metrics = metrics
             app.state.scorer = scorer
             app.state.scorer_version = SCORER_VERSION
             app.state.stats = stats_recorder
+            app.state.in_flight = InFlightLimit(
+                resolved.max_inflight_items, resolved.max_inflight_bytes
+            )
             logger.info("scoring pool ready with %d workers", resolved.workers)
             yield
 
@@ -60,6 +77,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         summary="Multi-signal math rewards (verify + format + reflect) for RL fine-tuning.",
         lifespan=lifespan,
     )
+    app.add_middleware(ScoreRequestCounter)
+    app.add_exception_handler(Overloaded, _retry_later)
+    app.add_exception_handler(PoolUnavailable, _retry_later)
     app.include_router(score.router)
     app.include_router(ops.router)
     app.include_router(stats.router)

@@ -1,32 +1,40 @@
 """Scoring a whole batch: analyze every response, verify each distinct answer once, combine.
 
 A GRPO group repeats the same few answers many times, so the slow step, symbolic
-verification, runs once per distinct (answer, ground truth) pair in a batch, and a
-bounded LRU cache keeps verdicts (equal / not equal / timed out) across batches.
+verification, runs once per distinct (answer, ground truth) pair: once per batch, once
+across concurrent batches (a pair being verified for one request is awaited by the
+others), and once across time through a bounded LRU cache of final verdicts (equal / not
+equal). A timeout is not final: it is kept for TIMEOUT_TTL_S only, so a burst of the same
+hanging answer is not recomputed, and it is verified again after that.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 
 from reward_service.pool import ScoringPool
-from reward_service.scoring._reward import (
+from reward_service.scoring import (
     MultiSignalMathReward,
     ResponseAnalysis,
     RewardWeights,
     ScoreResult,
+    VerifyOutcome,
     error_result,
+    timed_out,
     weights_from_extra_info,
 )
-from reward_service.scoring._verify import VerifyOutcome
 from reward_service.settings import ServiceSettings
 
 VerifyKey = tuple[str, str]
+TIMEOUT_TTL_S = 60.0
+"""How long a timed-out pair is answered 'timeout' without being verified again."""
+TIMEOUTS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -61,27 +69,53 @@ class BatchReport:
     verify_seconds: list[float] = field(default_factory=list)
 
 
-def _failure_outcome(exc: Exception) -> VerifyOutcome:
-    if isinstance(exc, TimeoutError):
-        return VerifyOutcome(False, "timeout", "ran out of time; its worker was killed")
+def _failure_outcome(exc: Exception, item_timeout_s: float) -> VerifyOutcome:
+    if isinstance(exc, TimeoutError):  # killed past its wall-clock limit
+        return timed_out(item_timeout_s)
     return VerifyOutcome(False, "error", f"verification failed: {type(exc).__name__}: {exc}"[:300])
 
 
 class BatchScorer:
-    """Scores batches on a :class:`ScoringPool`, deduplicating and caching verifications."""
+    """Scores batches on a :class:`ScoringPool`, deduplicating and caching verifications.
 
-    def __init__(self, pool: ScoringPool, reward: MultiSignalMathReward, cache_size: int) -> None:
+    Args:
+        pool: where analysis and verification run.
+        reward: the weights and the combination of signals.
+        cache_size: verdicts kept across batches (0: none).
+        max_response_chars, max_label_chars: an item over either limit is not sent to the
+            pool; its result is an ``error`` with score 0 and every signal 0.
+    """
+
+    def __init__(
+        self,
+        pool: ScoringPool,
+        reward: MultiSignalMathReward,
+        cache_size: int,
+        max_response_chars: int = 1024 * 1024,
+        max_label_chars: int = 1000,
+    ) -> None:
         self.pool = pool
         self.reward = reward
+        self.max_response_chars = max_response_chars
+        self.max_label_chars = max_label_chars
         self._cache: LRUCache[VerifyKey, VerifyOutcome] | None = (
             LRUCache(maxsize=cache_size) if cache_size > 0 else None
         )
+        self._timeouts: TTLCache[VerifyKey, VerifyOutcome] = TTLCache(
+            maxsize=TIMEOUTS_KEPT, ttl=TIMEOUT_TTL_S
+        )
+        self._in_flight: dict[VerifyKey, asyncio.Future[VerifyOutcome]] = {}
 
     async def score(
         self, items: Sequence[BatchItem], weights: RewardWeights | None = None
     ) -> BatchReport:
         """Score ``items`` with ``weights`` (the reward's own when None); never raises per item."""
-        analyses = await self.pool.analyze([item.response for item in items])
+        refused = [self._refusal(item) for item in items]
+        accepted = [
+            item.response for item, refusal in zip(items, refused, strict=True) if not refusal
+        ]
+        analyzed = iter(await self.pool.analyze(accepted))
+        analyses = [refusal or next(analyzed) for refusal in refused]
         report = BatchReport(results=[])
         keys = [
             (analysis.pred, item.ground_truth)
@@ -98,31 +132,79 @@ class BatchScorer:
     async def _verify_distinct(
         self, keys: set[VerifyKey], report: BatchReport
     ) -> dict[VerifyKey, VerifyOutcome]:
-        outcomes: dict[VerifyKey, VerifyOutcome] = {}
-        if self._cache is not None:
-            outcomes = {key: self._cache[key] for key in keys if key in self._cache}
+        outcomes = {key: known for key in keys if (known := self._known(key)) is not None}
         report.cache_hits = len(outcomes)
-        missing = [key for key in keys if key not in outcomes]
+        shared = {
+            key: self._in_flight[key] for key in keys - outcomes.keys() if key in self._in_flight
+        }
+        missing = [key for key in keys if key not in outcomes and key not in shared]
         report.verified = len(missing)
-        for key, result in zip(missing, await self.pool.verify(missing), strict=True):
+        if missing:
+            outcomes.update(await self._verify_missing(missing, report))
+        for key, future in shared.items():  # computed for a concurrent request
+            outcomes[key] = await asyncio.shield(future)
+        return outcomes
+
+    def _known(self, key: VerifyKey) -> VerifyOutcome | None:
+        if self._cache is not None and key in self._cache:
+            return self._cache[key]
+        return self._timeouts.get(key)
+
+    async def _verify_missing(
+        self, missing: list[VerifyKey], report: BatchReport
+    ) -> dict[VerifyKey, VerifyOutcome]:
+        """Verify ``missing`` on the pool; concurrent requests for the same keys wait on it."""
+        loop = asyncio.get_running_loop()
+        futures = {key: loop.create_future() for key in missing}
+        self._in_flight.update(futures)
+        try:
+            results = await self.pool.verify(missing)
+        except BaseException as exc:
+            for future in futures.values():
+                future.set_exception(exc)
+                future.exception()  # retrieved here: no "never retrieved" warning
+            raise
+        finally:
+            for key in missing:
+                self._in_flight.pop(key, None)
+        outcomes: dict[VerifyKey, VerifyOutcome] = {}
+        for key, result in zip(missing, results, strict=True):
             if isinstance(result, Exception):
-                outcome = _failure_outcome(result)
+                outcome = _failure_outcome(result, self.pool.item_timeout_s)
             else:
                 outcome, seconds = result
                 report.verify_seconds.append(seconds)
             outcomes[key] = outcome
-            if self._cache is not None and outcome.status != "error":
-                self._cache[key] = outcome
+            futures[key].set_result(outcome)
+            self._remember(key, outcome)
         return outcomes
+
+    def _remember(self, key: VerifyKey, outcome: VerifyOutcome) -> None:
+        if outcome.status == "timeout":
+            self._timeouts[key] = outcome
+        elif outcome.status == "ok" and self._cache is not None:
+            self._cache[key] = outcome
+
+    def _refusal(self, item: BatchItem) -> ScoreResult | None:
+        """The error result of an item over a size limit, else None."""
+        for what, text, limit in (
+            ("response", item.response, self.max_response_chars),
+            ("ground truth", item.ground_truth, self.max_label_chars),
+        ):
+            if len(text) > limit:
+                return error_result(f"{what} has {len(text)} characters, over the limit of {limit}")
+        return None
 
     def _combine(
         self,
         item: BatchItem,
-        analysis: ResponseAnalysis | Exception,
+        analysis: ResponseAnalysis | ScoreResult | Exception,
         key: VerifyKey | None,
         outcomes: Mapping[VerifyKey, VerifyOutcome],
         base: RewardWeights,
     ) -> ScoreResult:
+        if isinstance(analysis, ScoreResult):
+            return analysis
         if isinstance(analysis, Exception):
             return error_result(f"analysis failed: {type(analysis).__name__}: {analysis}"[:300])
         try:
@@ -153,6 +235,12 @@ async def open_batch_scorer(
             settings.gamma,
             max_answer_chars=settings.max_answer_chars,
         )
-        yield BatchScorer(pool, reward, settings.cache_size)
+        yield BatchScorer(
+            pool,
+            reward,
+            settings.cache_size,
+            max_response_chars=settings.max_response_chars,
+            max_label_chars=settings.max_answer_chars,
+        )
     finally:
         pool.close()

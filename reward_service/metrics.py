@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reward_service.batch import BatchReport
 
@@ -53,6 +54,11 @@ class ServiceMetrics:
         self.cache_misses = Counter(
             "reward_cache_misses", "Distinct answers verified in the pool.", registry=self.registry
         )
+        self.stats_failures = Counter(
+            "reward_stats_failures",
+            "Batches whose statistics could not be recorded or appended to the stats file.",
+            registry=self.registry,
+        )
 
     def record_batch(self, report: BatchReport, seconds: float) -> None:
         """Count one scored batch."""
@@ -65,3 +71,34 @@ class ServiceMetrics:
         self.cache_misses.inc(report.verified)
         for item_seconds in report.verify_seconds:
             self.item_seconds.observe(item_seconds)
+
+
+class ScoreRequestCounter:
+    """ASGI middleware: counts every ``/score`` request by the status code it was answered
+    with, in one place, so the counts cannot disagree with what clients saw.
+
+    A request whose client went away before an answer was sent counts as ``499``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/score":
+            await self.app(scope, receive, send)
+            return
+        status = {"code": 500}
+
+        async def remember_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, remember_status)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # cancelled: the client disconnected
+                status["code"] = 499
+            raise
+        finally:
+            scope["app"].state.metrics.requests.labels(str(status["code"])).inc()

@@ -1,11 +1,14 @@
 """A process pool with hard, killable per-item timeouts, and the work its processes run.
 
 Work goes to the processes in chunks, one round-trip per chunk. Inside a worker each
-item runs under a soft deadline (``setitimer``: the worker's main thread is ours), so
-a slow sympy step reports "timeout" and the chunk goes on. A chunk that still overruns
-(a hang in C code that no signal interrupts) or whose process dies (memory limit,
-segfault) is killed by pebble, its process replaced, and its items run again one per
-task, each under its own hard timeout, so only the culprit fails.
+item runs under a soft deadline measured in the worker's own CPU time (``ITIMER_PROF``:
+the worker's main thread is ours), so a verdict does not depend on how busy the machine
+is, and a slow sympy step reports "timeout" and the chunk goes on. A chunk that still
+overruns a generous wall-clock limit (a hang in C code that no signal interrupts) or
+whose process dies (memory limit, segfault) is killed by pebble, its process replaced,
+and its items run again one per task, each under its own hard limit, so only the culprit
+fails. A pool that breaks as a whole (its fork server killed) is replaced; meanwhile
+requests get :class:`PoolUnavailable`, never made-up results.
 """
 
 from __future__ import annotations
@@ -24,14 +27,28 @@ from typing import Any, TypeVar
 import pebble
 from math_verify.errors import TimeoutException
 
-from reward_service.scoring._reward import MultiSignalMathReward, ResponseAnalysis
-from reward_service.scoring._verify import VerifyOutcome
+from reward_service.scoring import (
+    MultiSignalMathReward,
+    ResponseAnalysis,
+    VerifyOutcome,
+    timed_out,
+)
+
+logger = logging.getLogger("reward_service.pool")
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 CHUNK_GRACE_S = 1.0
-"""Time a chunk gets beyond one item timeout before it is killed and split up."""
+"""Wall time a chunk gets beyond its items' limits before it is killed and split up."""
+WALL_PER_CPU_S = 4.0
+"""A chunk's wall-clock limit per CPU-second its items may use: a worker sharing its core
+with three others still finishes, while a hang in C code is still killed."""
+
+
+class PoolUnavailable(RuntimeError):
+    """The pool broke as a whole and is being replaced; the work was not done. Retry."""
+
 
 _WORKER_REWARD: MultiSignalMathReward | None = None
 _WORKER_ITEM_TIMEOUT_S = 0.0
@@ -56,29 +73,30 @@ def _worker_reward() -> MultiSignalMathReward:
 
 
 @contextlib.contextmanager
-def _soft_deadline(seconds: float) -> Iterator[None]:
-    """Raise math-verify's TimeoutException in this (main) thread after ``seconds``."""
+def _cpu_deadline(seconds: float) -> Iterator[None]:
+    """Raise math-verify's TimeoutException in this (main) thread once it has used
+    ``seconds`` of CPU time: the same input gets the same verdict on a busy machine."""
 
     def expire(signum: int, frame: object) -> None:
-        raise TimeoutException(f"item exceeded {seconds:g}s")
+        raise TimeoutException(f"item used {seconds:g}s of CPU time")
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def _verify_one(pred: str | None, ground_truth: str) -> tuple[VerifyOutcome, float]:
-    started = time.perf_counter()
+    started = time.process_time()
     try:
-        with _soft_deadline(_WORKER_ITEM_TIMEOUT_S):
+        with _cpu_deadline(_WORKER_ITEM_TIMEOUT_S):
             outcome = _worker_reward().verify(pred, ground_truth)
     except TimeoutException:
-        outcome = VerifyOutcome(False, "timeout", f"exceeded {_WORKER_ITEM_TIMEOUT_S:g}s")
-    return outcome, time.perf_counter() - started
+        outcome = timed_out(_WORKER_ITEM_TIMEOUT_S)
+    return outcome, time.process_time() - started
 
 
 def verify_chunk(pairs: Sequence[tuple[str | None, str]]) -> list[tuple[VerifyOutcome, float]]:
@@ -106,7 +124,8 @@ class ScoringPool:
 
     Args:
         workers: number of processes.
-        item_timeout_s: hard limit for one item; a chunk gets this plus CHUNK_GRACE_S.
+        item_timeout_s: CPU-time limit for verifying one item; a chunk of n items may take
+            ``n * item_timeout_s * WALL_PER_CPU_S + CHUNK_GRACE_S`` of wall time.
         memory_mb: address-space limit of each process.
         max_answer_chars: longest answer the workers parse.
         on_worker_restart: called each time a process is killed or dies and is replaced.
@@ -120,22 +139,28 @@ class ScoringPool:
         max_answer_chars: int,
         on_worker_restart: Callable[[], None] = lambda: None,
     ) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["reward_service.pool"])
         self.workers = workers
         self.item_timeout_s = item_timeout_s
+        self._initargs = (memory_mb, item_timeout_s, max_answer_chars)
         self._on_worker_restart = on_worker_restart
-        self._pool = pebble.ProcessPool(
-            max_workers=workers,
+        self._pool = self._new_pool()
+        self._rebuilding: asyncio.Task[None] | None = None
+
+    def _new_pool(self) -> pebble.ProcessPool:
+        # the fork server is started again here if it died (multiprocessing.forkserver)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["reward_service.pool"])
+        return pebble.ProcessPool(
+            max_workers=self.workers,
             initializer=_init_worker,
-            initargs=(memory_mb, item_timeout_s, max_answer_chars),
+            initargs=self._initargs,
             context=context,
         )
 
     @property
     def active(self) -> bool:
-        """True while the pool accepts work."""
-        return bool(self._pool.active)
+        """True while the pool accepts work (False while a broken pool is replaced)."""
+        return self._rebuilding is None and bool(self._pool.active)
 
     async def wait_ready(self) -> None:
         """Return once the workers have answered; raises if they cannot verify."""
@@ -143,23 +168,65 @@ class ScoringPool:
         if not all(await asyncio.gather(*warm)):
             raise RuntimeError("scoring workers failed their warm-up verification")
 
-    def close(self) -> None:
-        """Stop the processes; no orphans are left behind."""
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the processes, waiting up to ``timeout_s`` for running work; no orphans."""
+        if self._rebuilding is not None:
+            self._rebuilding.cancel()
         self._pool.close()
-        self._pool.join(timeout=10)
+        try:
+            self._pool.join(timeout=timeout_s)
+        except TimeoutError:
+            logger.warning("scoring work still running after %gs; stopping it", timeout_s)
         if self._pool.active:
             self._pool.stop()
             self._pool.join()
 
+    def _replace_broken_pool(self, broken: pebble.ProcessPool) -> None:
+        """Start replacing ``broken`` (once); work is refused until the new pool is ready."""
+        if self._rebuilding is not None or broken is not self._pool:
+            return
+        logger.error("the scoring pool broke (fork server or workers gone); replacing it")
+        self._rebuilding = asyncio.get_running_loop().create_task(self._rebuild(broken))
+
+    async def _rebuild(self, broken: pebble.ProcessPool) -> None:
+        broken.stop()
+        await asyncio.to_thread(broken.join)
+        while True:
+            self._pool = self._new_pool()
+            try:
+                await self.wait_ready()
+                break
+            except Exception:
+                logger.exception("a new scoring pool failed to start; trying again")
+                self._pool.stop()
+                await asyncio.sleep(1.0)
+        self._rebuilding = None
+        logger.warning("scoring pool replaced; %d workers ready", self.workers)
+
     async def analyze(self, responses: Sequence[str]) -> list[ResponseAnalysis | Exception]:
-        """Analyze responses in chunks; an item that fails alone comes back as its exception."""
+        """Analyze responses in chunks; an item that fails alone comes back as its exception.
+
+        Raises:
+            PoolUnavailable: the pool broke; nothing was analyzed.
+        """
+        # analysis is linear and fast: a chunk gets one item's limit
         return await self.map(analyze_chunk, responses, self._chunk_size(responses, 512))
 
     async def verify(
         self, pairs: Sequence[tuple[str | None, str]]
     ) -> list[tuple[VerifyOutcome, float] | Exception]:
-        """Verify (answer, ground truth) pairs in chunks, each under a hard timeout."""
-        return await self.map(verify_chunk, pairs, self._chunk_size(pairs, 16))
+        """Verify (answer, ground truth) pairs in chunks; each result with its CPU seconds.
+
+        Raises:
+            PoolUnavailable: the pool broke; nothing was verified.
+        """
+        per_item = self.item_timeout_s * WALL_PER_CPU_S
+        return await self.map(
+            verify_chunk,
+            pairs,
+            self._chunk_size(pairs, 16),
+            lambda chunk: len(chunk) * per_item + CHUNK_GRACE_S,
+        )
 
     def _chunk_size(self, items: Sequence[Any], largest: int) -> int:
         """About four chunks per worker, so the work spreads evenly."""
@@ -173,28 +240,49 @@ class ScoringPool:
         function: Callable[[Sequence[Item]], list[Result]],
         items: Sequence[Item],
         chunk_size: int,
+        wall_limit_s: Callable[[Sequence[Item]], float] | None = None,
     ) -> list[Result | Exception]:
         """Run ``function`` over chunks of ``items`` with the pool's timeouts and recovery.
 
-        ``function`` must be importable by the workers and return one result per item.
-        An item whose one-item task still fails comes back as the exception.
+        ``function`` must be importable by the workers and return one result per item;
+        ``wall_limit_s`` gives a chunk's hard limit (default: one item's). An item whose
+        one-item task still fails comes back as the exception.
+
+        Raises:
+            PoolUnavailable: the pool broke; its replacement has been started.
         """
+        one_item = self.item_timeout_s * WALL_PER_CPU_S + CHUNK_GRACE_S
+        wall_limit_s = wall_limit_s or (lambda chunk: one_item)
         per_chunk = await asyncio.gather(
-            *(self._run_chunk(function, chunk) for chunk in _chunks(items, chunk_size))
+            *(
+                self._run_chunk(function, chunk, wall_limit_s)
+                for chunk in _chunks(items, chunk_size)
+            )
         )
         return [result for chunk_results in per_chunk for result in chunk_results]
 
     async def _run_chunk(
-        self, function: Callable[[Sequence[Item]], list[Result]], chunk: Sequence[Item]
+        self,
+        function: Callable[[Sequence[Item]], list[Result]],
+        chunk: Sequence[Item],
+        wall_limit_s: Callable[[Sequence[Item]], float],
     ) -> list[Result | Exception]:
         """Run a chunk; if it fails, run its items one per task so only the culprit fails."""
+        if not self.active:
+            raise PoolUnavailable("the scoring pool is being replaced; retry shortly")
+        pool = self._pool
         try:
-            return await self._submit(function, (chunk,), self.item_timeout_s + CHUNK_GRACE_S)
+            return await self._submit(function, (chunk,), wall_limit_s(chunk))
         except Exception as exc:
+            if not pool.active:  # the pool itself broke, not this chunk
+                self._replace_broken_pool(pool)
+                raise PoolUnavailable("the scoring pool broke and is being replaced") from exc
             self._note_failure(exc)
             if len(chunk) == 1:
                 return [exc]
-        singles = await asyncio.gather(*(self._run_chunk(function, [item]) for item in chunk))
+        singles = await asyncio.gather(
+            *(self._run_chunk(function, [item], wall_limit_s) for item in chunk)
+        )
         return [result for (result,) in singles]
 
     def _note_failure(self, exc: Exception) -> None:

@@ -1,10 +1,31 @@
-"""Request and response bodies of the HTTP API."""
+"""Request and response bodies of the HTTP API.
+
+Types are strict: a label is text (JSON numbers are turned into their exact text before
+validation, booleans are refused), weights are numbers in ``[0, MAX_WEIGHT]``, a step is
+a non-negative integer. Each result is the scoring core's own :class:`ScoreResult`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictStr
+
+from reward_service.scoring import ScoreResult, Weight
+
+WeightIn = Annotated[Weight, Strict()]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON's integers, ``5`` and ``5.0`` alike; not booleans, text or fractions."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number")
+    return int(value)
+
+
+Step = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_whole_number)]
 
 
 class WeightsIn(BaseModel):
@@ -12,9 +33,9 @@ class WeightsIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    alpha: float | None = Field(None, ge=0, allow_inf_nan=False)
-    beta: float | None = Field(None, ge=0, allow_inf_nan=False)
-    gamma: float | None = Field(None, ge=0, allow_inf_nan=False)
+    alpha: WeightIn | None = None
+    beta: WeightIn | None = None
+    gamma: WeightIn | None = None
 
 
 class ScoreItemIn(BaseModel):
@@ -22,9 +43,11 @@ class ScoreItemIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    response: str = Field(description="The model's full response.")
-    ground_truth: str | int | float = Field(description="The label, plain text or LaTeX.")
-    data_source: str | None = Field(None, description="Where the example came from (logged).")
+    response: StrictStr = Field(description="The model's full response.")
+    ground_truth: StrictStr = Field(
+        description="The label, plain text or LaTeX; a JSON number is taken as its exact text."
+    )
+    data_source: StrictStr | None = Field(None, description="Where the example came from.")
     extra_info: dict[str, Any] | None = Field(
         None, description="Per-item data; 'reward_weights' here overrides the weights."
     )
@@ -37,27 +60,13 @@ class ScoreRequest(BaseModel):
 
     items: list[ScoreItemIn] = Field(min_length=1)
     weights: WeightsIn | None = None
-    step: int | None = Field(None, ge=0, description="The trainer's global step, when known.")
-
-
-class ItemResult(BaseModel):
-    """The scored breakdown of one item."""
-
-    score: float
-    verify: int
-    format: int
-    reflect: int
-    pred: str | None
-    verdict: Literal["correct", "wrong"] | None
-    format_failures: list[str]
-    status: Literal["ok", "timeout", "error"]
-    error: str | None
+    step: Step | None = Field(None, description="The trainer's global step.")
 
 
 class ScoreResponse(BaseModel):
     """Results in request order."""
 
-    results: list[ItemResult]
+    results: list[ScoreResult]
     scorer_version: str
     elapsed_ms: float
 

@@ -8,6 +8,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from reward_service.scoring import RewardWeights, Weight
+
+DEFAULT_WEIGHTS = RewardWeights()
+
 ENV_PREFIX = "REWARD_SERVICE_"
 
 
@@ -40,13 +44,31 @@ class ServiceSettings(BaseSettings):
     )
     max_items: int = Field(16384, ge=1, le=1_000_000, description="Most items in one request.")
     max_response_chars: int = Field(
-        65536, ge=1, description="Longest response accepted, in characters."
+        1024 * 1024,
+        ge=1,
+        description="Longest response scored, in characters; a longer one is that item's "
+        "'error' (score 0), the rest of the batch is scored.",
     )
     max_answer_chars: int = Field(
-        1000, ge=1, description="Longest boxed answer that is parsed; longer ones report an error."
+        1000,
+        ge=1,
+        description="Longest boxed answer, and longest label, that is parsed; longer ones "
+        "report an error.",
     )
     max_body_bytes: int = Field(
         256 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
+    )
+    max_inflight_items: int = Field(
+        65536,
+        ge=1,
+        description="Most items being scored at once, over all requests; past it a request "
+        "gets 503 with Retry-After.",
+    )
+    max_inflight_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=1024,
+        description="Most request-body bytes held at once, over all requests; past it a "
+        "request gets 503 with Retry-After.",
     )
     worker_memory_mb: int = Field(
         2048, ge=256, description="Address-space limit of each worker (RLIMIT_AS), in MiB."
@@ -57,9 +79,9 @@ class ServiceSettings(BaseSettings):
     api_token: SecretStr | None = Field(
         None, description="When set, /score needs 'Authorization: Bearer <token>'."
     )
-    alpha: float = Field(1.0, ge=0, allow_inf_nan=False, description="Default weight of R_verify.")
-    beta: float = Field(0.2, ge=0, allow_inf_nan=False, description="Default weight of R_format.")
-    gamma: float = Field(0.2, ge=0, allow_inf_nan=False, description="Default weight of R_reflect.")
+    alpha: Weight = Field(DEFAULT_WEIGHTS.alpha, description="Default weight of R_verify.")
+    beta: Weight = Field(DEFAULT_WEIGHTS.beta, description="Default weight of R_format.")
+    gamma: Weight = Field(DEFAULT_WEIGHTS.gamma, description="Default weight of R_reflect.")
     stats_steps: int = Field(1000, ge=1, description="Steps of statistics kept for /stats.")
     stats_file: Path | None = Field(
         None, description="When set, every batch's statistics are appended here (JSONL)."
@@ -72,6 +94,14 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _one_request_fits_in_flight(self) -> ServiceSettings:
+        if self.max_items > self.max_inflight_items:
+            raise ValueError("max_items must be <= max_inflight_items")
+        if self.max_body_bytes > self.max_inflight_bytes:
+            raise ValueError("max_body_bytes must be <= max_inflight_bytes")
+        return self
 
     @model_validator(mode="after")
     def _token_is_not_trivial(self) -> ServiceSettings:

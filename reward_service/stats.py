@@ -8,18 +8,20 @@ are numbered. Everything is kept as counts, so merging is addition and the JSONL
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from reward_service.scoring._format import FORMAT_RULES
-from reward_service.scoring._reward import ScoreResult
+from reward_service.scoring import FORMAT_RULES, ScoreResult
+
+logger = logging.getLogger("reward_service.stats")
 
 SIGNALS = ("verify", "format", "reflect", "score")
 CALIBRATION_CELLS = tuple(
@@ -28,6 +30,17 @@ CALIBRATION_CELLS = tuple(
 """(verify, verdict) cells: ``right_correct`` and ``wrong_wrong`` are calibrated reflections."""
 NO_ANSWER = "(no answer)"
 ANSWERS_KEPT = 50
+ANSWER_CHARS_KEPT = 80
+"""Answers are counted by their first characters: memory stays bounded whatever the model
+writes (a step keeps at most ANSWERS_KEPT x ANSWER_CHARS_KEPT characters of answers)."""
+RESPONSE_CHARS_KEPT = 2000
+"""The end of each latest response kept for the dashboard."""
+
+
+def _answer_key(pred: str | None) -> str:
+    if pred is None:
+        return NO_ANSWER
+    return pred if len(pred) <= ANSWER_CHARS_KEPT else pred[: ANSWER_CHARS_KEPT - 1] + "…"
 
 
 @dataclass
@@ -69,7 +82,7 @@ class StepStats:
                 stats.signal_sums[signal] += getattr(result, signal)
             for rule in result.format_failures:
                 stats.format_failures[rule] += 1
-            stats.answers[result.pred if result.pred is not None else NO_ANSWER] += 1
+            stats.answers[_answer_key(result.pred)] += 1
             truth = "right" if result.verify else "wrong"
             stats.calibration[f"{truth}_{result.verdict or 'none'}"] += 1
             stats.timeouts += result.status == "timeout"
@@ -156,17 +169,24 @@ class StatsRecorder:
         max_steps: steps kept in memory (older ones are dropped; the JSONL keeps all).
         latest_items: responses kept for the dashboard's "latest" table.
         jsonl_path: when set, every batch is appended there as one JSON line.
+        on_write_failure: called when appending to ``jsonl_path`` fails (the failure is
+            logged and the batch still counted in memory: a side file never fails scoring).
 
     Raises:
-        OSError: ``jsonl_path`` cannot be created or written.
+        OSError: ``jsonl_path`` cannot be created (at start-up).
     """
 
     def __init__(
-        self, max_steps: int = 1000, latest_items: int = 8, jsonl_path: Path | None = None
+        self,
+        max_steps: int = 1000,
+        latest_items: int = 8,
+        jsonl_path: Path | None = None,
+        on_write_failure: Callable[[], None] = lambda: None,
     ) -> None:
         self._steps: deque[StepStats] = deque(maxlen=max_steps)
         self._latest: deque[dict[str, Any]] = deque(maxlen=latest_items)
         self._jsonl_path = jsonl_path
+        self._on_write_failure = on_write_failure
         self._lock = threading.Lock()
         if jsonl_path is not None:  # an unwritable path fails at start-up, not per request
             jsonl_path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,12 +212,19 @@ class StatsRecorder:
                 -self._latest.maxlen :
             ]:
                 self._latest.append(
-                    {"step": step, "response": response[-2000:], **result.to_dict()}
+                    {"step": step, "response": response[-RESPONSE_CHARS_KEPT:], **result.to_dict()}
                 )
             if self._jsonl_path is not None:
-                with self._jsonl_path.open("ab") as sink:
-                    sink.write(orjson.dumps(batch.to_dict()) + b"\n")
+                self._append(batch)
             return batch
+
+    def _append(self, batch: StepStats) -> None:
+        try:
+            with self._jsonl_path.open("ab") as sink:  # type: ignore[union-attr]
+                sink.write(orjson.dumps(batch.to_dict()) + b"\n")
+        except OSError as exc:
+            logger.error("could not append step %d to %s: %s", batch.step, self._jsonl_path, exc)
+            self._on_write_failure()
 
     def snapshot(self, limit: int | None = None) -> dict[str, Any]:
         """The kept steps (the last ``limit``) and the latest responses, JSON-ready."""

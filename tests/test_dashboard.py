@@ -92,3 +92,29 @@ def test_dashboard_draws_every_chart(tmp_path: Path) -> None:
     assert all(length > 20 * blank for length in drawn)  # pixels were painted
     assert rows == 8 and "last step 3" in status
     assert (tmp_path / "dashboard.png").stat().st_size > 20_000
+
+
+def test_a_secured_dashboard_asks_for_the_token_once() -> None:
+    from playwright.sync_api import sync_playwright
+
+    token = "dashboard-token-0123456789"
+    with serve_in_thread(create_app(ServiceSettings(workers=1, api_token=token))) as url:
+        items = [{"response": make_response("12.8"), "ground_truth": "12.8"}]
+        auth = {"authorization": f"Bearer {token}"}
+        httpx.post(f"{url}/score", json={"items": items, "step": 5}, headers=auth)
+        assert httpx.get(f"{url}/stats").status_code == 401
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+            page = browser.new_page()
+            page.goto(f"{url}/dashboard")
+            page.wait_for_selector("#token-form:not([hidden])", timeout=20_000)
+            assert page.locator("#latest tr").count() == 0  # nothing shown without the token
+            page.fill("#token", token)
+            page.click("#token-form button")
+            page.wait_for_function(
+                "document.getElementById('status').textContent.includes('last step 5')",
+                timeout=20_000,
+            )
+            rows = page.locator("#latest tr").count()
+            browser.close()
+    assert rows == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reward_service.scoring._reward import WEIGHTS_KEY
+from reward_service.scoring import WEIGHTS_KEY, label_text
 
 
 def valid_response_length(row: Any) -> int:
@@ -13,13 +13,23 @@ def valid_response_length(row: Any) -> int:
     return int(row.batch["attention_mask"][-response_length:].sum())
 
 
+def label_of(reward_model: Any) -> str:
+    """The exact text of a row's label: parquet floats become their shortest exact decimal
+    (``1e-05`` -> ``0.00001``), integers keep every digit.
+
+    Raises:
+        ValueError: the label is a boolean or neither text nor a number.
+    """
+    return label_text(reward_model["ground_truth"])
+
+
 def score_item(row: Any, tokenizer: Any) -> dict[str, Any]:
     """The ``/score`` item of one DataProto row: decoded response, label, per-item weights."""
     length = valid_response_length(row)
     response = tokenizer.decode(row.batch["responses"][:length], skip_special_tokens=True)
     item: dict[str, Any] = {
         "response": response,
-        "ground_truth": str(row.non_tensor_batch["reward_model"]["ground_truth"]),
+        "ground_truth": label_of(row.non_tensor_batch["reward_model"]),
         "data_source": str(row.non_tensor_batch.get("data_source", "")),
     }
     extra_info = row.non_tensor_batch.get("extra_info") or {}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from reward_service.client import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, RewardClient
+from reward_service.scoring import RewardWeights
 
 DEFAULT_REWARD_URL = "http://127.0.0.1:8000"
 TOKEN_VARIABLE = "REWARD_SERVICE_API_TOKEN"
@@ -61,6 +62,8 @@ class HttpRewardSettings:
             raise ValueError(f"reward_url must be http(s) URLs, got {self.reward_url!r}")
         if self.retries < 0 or self.batch_size < 1:
             raise ValueError("retries must be >= 0 and batch_size >= 1")
+        if self.weights:
+            RewardWeights.from_mapping(self.weights)  # the one definition of a weight
         for name in ("timeout_s", "outage_window_s", "backoff_s", "flush_ms"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:

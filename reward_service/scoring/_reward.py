@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from cachetools import LRUCache
+from pydantic import Field, Strict
+from pydantic.dataclasses import dataclass as validated_dataclass
 
 from reward_service.scoring._extract import extract_answer, reflection_text
 from reward_service.scoring._format import format_failures
@@ -18,28 +20,38 @@ logger = logging.getLogger("reward_service.scoring")
 
 DEFAULT_VERIFY_TIMEOUT_S = 5.0
 DEFAULT_MAX_ANSWER_CHARS = 1000
+MAX_WEIGHT = 1000.0
+"""The largest weight accepted: scores stay finite, whatever a client sends."""
+
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+"""One signal weight: a finite number in ``[0, MAX_WEIGHT]``.
+
+The one definition of a weight: :class:`RewardWeights`, the HTTP request schema, the
+service settings and the trainer settings all use it. Where values arrive typed (Python,
+JSON) it is used strictly (``Annotated[Weight, Strict()]``: no strings, no booleans);
+the settings read it from environment text.
+"""
+_StrictWeight = Annotated[Weight, Strict()]
+WEIGHT_NAMES = ("alpha", "beta", "gamma")
 
 
-@dataclass(frozen=True)
+@validated_dataclass(frozen=True)
 class RewardWeights:
-    """Weights of the three signals.
+    """Weights of the three signals, each a :data:`Weight`.
 
     Attributes:
         alpha: weight of R_verify, the answer's correctness.
         beta: weight of R_format, the response structure.
         gamma: weight of R_reflect, the reflection's calibration.
+
+    Raises:
+        ValueError: a weight is not a number in ``[0, MAX_WEIGHT]`` (pydantic's
+            ``ValidationError``, a ``ValueError``).
     """
 
-    alpha: float = 1.0
-    beta: float = 0.2
-    gamma: float = 0.2
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"weight {name} must be a number, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"weight {name} must be finite and >= 0, got {value!r}")
+    alpha: _StrictWeight = 1.0
+    beta: _StrictWeight = 0.2
+    gamma: _StrictWeight = 0.2
 
     @property
     def total(self) -> float:
@@ -51,7 +63,7 @@ class RewardWeights:
         cls, values: Mapping[str, Any], base: RewardWeights | None = None
     ) -> RewardWeights:
         """Weights from a mapping such as ``{"alpha": 1.0}``; missing keys come from ``base``."""
-        unknown = set(values) - {"alpha", "beta", "gamma"}
+        unknown = set(values) - set(WEIGHT_NAMES)
         if unknown:
             raise ValueError(f"unknown weight names: {sorted(unknown)}")
         return cls(**{**asdict(base or DEFAULT_WEIGHTS), **values})
@@ -79,9 +91,15 @@ def weights_from_extra_info(
     return RewardWeights.from_mapping(weights, base=base)
 
 
-@functools.cache
+_WARNED: LRUCache[RewardWeights, None] = LRUCache(maxsize=256)
+
+
 def _warn_if_dominated(weights: RewardWeights) -> None:
-    """Log once per weights when a wrong answer could outscore a right one."""
+    """Log once per weights (of the last 256 seen) when a wrong answer could outscore a
+    right one; bounded, since clients choose the weights."""
+    if weights in _WARNED:
+        return
+    _WARNED[weights] = None
     if weights.alpha <= weights.beta + weights.gamma:
         logger.warning(
             "alpha=%s <= beta+gamma=%s: a well-formatted wrong answer can score at least as "

@@ -40,6 +40,11 @@ class VerifyOutcome:
     error: str | None = None
 
 
+def timed_out(limit_s: float) -> VerifyOutcome:
+    """The one outcome of a verification that ran past its limit, wherever it was stopped."""
+    return VerifyOutcome(False, "timeout", f"verification exceeded {limit_s:g}s")
+
+
 class _GoldUnparseable(ValueError):
     """The ground truth yields no expression; that is a data error, never a wrong answer."""
 
@@ -113,6 +118,6 @@ def verify_answer(
         gold = _parse_gold(ground_truth, timeout)
         return VerifyOutcome(equal=_any_pair_equal(gold, _parse_answer(answer, timeout), timeout))
     except TimeoutException:
-        return VerifyOutcome(False, "timeout", "verification ran out of time")
+        return timed_out(timeout_s or 0)
     except Exception as exc:
         return VerifyOutcome(False, "error", f"{type(exc).__name__}: {exc}"[:300])

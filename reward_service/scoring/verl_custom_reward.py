@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reward_service.scoring._labels import label_text
 from reward_service.scoring._reward import (
     MultiSignalMathReward,
     error_result,
@@ -31,8 +32,10 @@ def compute_score(
     ``verdict``, ``format_failures``, ``status``, ``error``), so verl logs each one.
     ``data_source`` is accepted for verl's signature; every source is scored as math.
     """
-    if isinstance(ground_truth, (int, float)) and not isinstance(ground_truth, bool):
-        ground_truth = str(ground_truth)
+    try:
+        ground_truth = label_text(ground_truth)
+    except ValueError as exc:
+        return error_result(f"invalid ground truth: {exc}").to_dict()
     try:
         weights = weights_from_extra_info(extra_info, _DEFAULT_REWARD.weights)
     except (TypeError, ValueError) as exc:

@@ -1,0 +1,136 @@
+"""Strict inputs over real HTTP: one bad item never fails a step, labels keep their digits,
+the schema means what it says, statistics are private, a side file never fails a request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import orjson
+import pytest
+
+from reward_service.app import create_app
+from reward_service.local_server import serve_in_thread
+from reward_service.settings import ServiceSettings
+from tests.conftest import make_response
+
+TOKEN = "strict-inputs-token-0123"
+EXACT_LABELS = [
+    (b"0.00001", "0.00001"),
+    (b"1e16", "10000000000000000"),
+    (b"123456789012345678901234567890", "123456789012345678901234567890"),
+]
+
+
+@pytest.fixture(scope="module")
+def small_limits() -> Iterator[str]:
+    settings = ServiceSettings(workers=1, max_response_chars=5000, max_answer_chars=100)
+    with serve_in_thread(create_app(settings)) as url:
+        yield url
+
+
+def post(url: str, body: bytes | dict, **headers: str) -> httpx.Response:
+    if isinstance(body, dict):
+        return httpx.post(f"{url}/score", json=body, headers=headers, timeout=60)
+    headers = {"content-type": "application/json", **headers}
+    return httpx.post(f"{url}/score", content=body, headers=headers, timeout=60)
+
+
+def test_an_over_long_item_is_its_own_error(small_limits: str) -> None:
+    long = make_response("12.8", think="x" * 6000)
+    items = [
+        {"response": make_response("12.8"), "ground_truth": "12.8"},
+        {"response": long, "ground_truth": "12.8"},
+        {"response": make_response("12.8"), "ground_truth": "1" * 101},
+    ]
+    response = post(small_limits, {"items": items})
+    assert response.status_code == 200
+    first, over_long, long_label = response.json()["results"]
+    assert (first["status"], first["score"]) == ("ok", pytest.approx(1.4))
+    for result, what in ((over_long, "response has"), (long_label, "ground truth has")):
+        assert result["status"] == "error" and what in result["error"]
+        assert (result["score"], result["verify"], result["format"], result["reflect"]) == (
+            0,
+            0,
+            0,
+            0,
+        )
+
+
+@pytest.mark.parametrize(("number", "text"), EXACT_LABELS)
+def test_numeric_labels_keep_every_digit(service_url: str, number: bytes, text: str) -> None:
+    bare = b'{"response": %s, "ground_truth": %s}' % (orjson.dumps(make_response(text)), number)
+    batch = b'{"items": [%s]}' % bare
+    for body in (bare, batch):
+        (result,) = post(service_url, body).json()["results"]
+        assert (result["verify"], result["pred"]) == (1, text)
+
+
+def test_trainer_labels_keep_every_digit() -> None:
+    from trainer.reward_items import label_of
+
+    labels = [np.float64(0.00001), np.float64(1e16), 123456789012345678901234567890]
+    assert [label_of({"ground_truth": label}) for label in labels] == [t for _, t in EXACT_LABELS]
+    with pytest.raises(ValueError, match="not bool"):
+        label_of({"ground_truth": np.bool_(True)})
+
+
+SCHEMA_VIOLATIONS = [
+    ("huge weight", {"weights": {"alpha": 1e308}}, "weights", "less than or equal to 1000"),
+    ("weight as text", {"weights": {"alpha": "1"}}, "alpha", "valid number"),
+    ("boolean step", {"step": False}, "step", "whole number"),
+    ("boolean label", {"ground_truth": True}, "ground_truth", "booleans are not labels"),
+    ("both forms", {"items": [{"response": "a", "ground_truth": "1"}]}, "body", "use either"),
+]
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "message"),
+    [case[1:] for case in SCHEMA_VIOLATIONS],
+    ids=[case[0] for case in SCHEMA_VIOLATIONS],
+)
+def test_the_schema_is_strict(service_url: str, extra: dict, where: str, message: str) -> None:
+    response = post(service_url, {"response": make_response(), "ground_truth": "12.8", **extra})
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert where in error["loc"] and message in error["msg"]
+    assert "items" not in error["loc"] or where == "body"  # a bare item's errors name its fields
+
+
+def test_a_bare_item_may_carry_a_step(service_url: str) -> None:
+    body = {"response": make_response(), "ground_truth": "12.8", "step": 123456}
+    assert post(service_url, body).status_code == 200
+    steps = httpx.get(f"{service_url}/stats").json()["steps"]
+    assert [s["items"] for s in steps if s["step"] == 123456] == [1]
+
+
+def test_statistics_need_the_token_when_one_is_set() -> None:
+    with serve_in_thread(create_app(ServiceSettings(workers=1, api_token=TOKEN))) as url:
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        assert post(url, {"response": make_response(), "ground_truth": "1"}, **auth).is_success
+        assert httpx.get(f"{url}/stats").status_code == 401
+        assert (
+            httpx.get(f"{url}/stats", headers={"authorization": "Bearer nope"}).status_code == 401
+        )
+        stats = httpx.get(f"{url}/stats", headers=auth).json()
+        assert stats["latest"][0]["response"] == make_response()
+        # counts only: open to monitoring
+        assert httpx.get(f"{url}/health").status_code == 200
+        assert httpx.get(f"{url}/metrics").status_code == 200
+
+
+def test_a_failing_stats_file_never_fails_or_double_counts(tmp_path: Path) -> None:
+    stats_file = tmp_path / "stats.jsonl"
+    settings = ServiceSettings(workers=1, stats_file=stats_file)
+    with serve_in_thread(create_app(settings)) as url:
+        stats_file.unlink()
+        stats_file.mkdir()  # appending now fails with IsADirectoryError
+        body = {"items": [{"response": make_response(), "ground_truth": "12.8"}], "step": 9}
+        assert post(url, body).status_code == 200
+        metrics = httpx.get(f"{url}/metrics").text
+        steps = httpx.get(f"{url}/stats").json()["steps"]
+    assert 'reward_requests_total{code="200"} 1.0' in metrics
+    assert "reward_stats_failures_total 1.0" in metrics
+    assert [(s["step"], s["items"]) for s in steps] == [(9, 1)]
