@@ -9,7 +9,7 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from reward_service import __version__
@@ -18,11 +18,14 @@ from reward_service.batch import open_batch_scorer
 from reward_service.metrics import ScoreRequestCounter, ServiceMetrics
 from reward_service.pool import PoolUnavailable
 from reward_service.routes import ops, score, stats
+from reward_service.routes.score import ClientDisconnected
 from reward_service.schemas import ScoreRequest
 from reward_service.settings import ServiceSettings
 from reward_service.stats import StatsRecorder
 
 logger = logging.getLogger("reward_service")
+
+CLIENT_CLOSED_REQUEST = 499
 
 SCORER_VERSION = f"reward-service {__version__}; math-verify {version('math-verify')}"
 
@@ -44,6 +47,11 @@ async def _retry_later(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         {"detail": str(exc)}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
     )
+
+
+async def _client_disconnected(request: Request, exc: Exception) -> Response:
+    """Nobody reads it; 499 (nginx's "client closed request") is what the metrics count."""
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -80,6 +88,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_middleware(ScoreRequestCounter)
     app.add_exception_handler(Overloaded, _retry_later)
     app.add_exception_handler(PoolUnavailable, _retry_later)
+    app.add_exception_handler(ClientDisconnected, _client_disconnected)
     app.include_router(score.router)
     app.include_router(ops.router)
     app.include_router(stats.router)

@@ -18,6 +18,7 @@ from typing import Any
 
 from cachetools import LRUCache, TTLCache
 
+from reward_service.fair_queue import owned_by
 from reward_service.pool import ScoringPool
 from reward_service.scoring import (
     MultiSignalMathReward,
@@ -109,7 +110,19 @@ class BatchScorer:
     async def score(
         self, items: Sequence[BatchItem], weights: RewardWeights | None = None
     ) -> BatchReport:
-        """Score ``items`` with ``weights`` (the reward's own when None); never raises per item."""
+        """Score ``items`` with ``weights`` (the reward's own when None); never raises per item.
+
+        The batch takes turns on the pool with the other batches being scored.
+
+        Raises:
+            PoolUnavailable: the pool broke; nothing was scored.
+        """
+        with owned_by(object()):
+            return await self._score(items, weights)
+
+    async def _score(
+        self, items: Sequence[BatchItem], weights: RewardWeights | None
+    ) -> BatchReport:
         refused = [self._refusal(item) for item in items]
         accepted = [
             item.response for item, refusal in zip(items, refused, strict=True) if not refusal
@@ -142,7 +155,13 @@ class BatchScorer:
         if missing:
             outcomes.update(await self._verify_missing(missing, report))
         for key, future in shared.items():  # computed for a concurrent request
-            outcomes[key] = await asyncio.shield(future)
+            try:
+                outcomes[key] = await asyncio.shield(future)
+            except asyncio.CancelledError:
+                if not future.cancelled():
+                    raise  # this request itself is being cancelled
+                # that request's client went away before its verification ran
+                outcomes.update(await self._verify_missing([key], report))
         return outcomes
 
     def _known(self, key: VerifyKey) -> VerifyOutcome | None:
@@ -159,6 +178,10 @@ class BatchScorer:
         self._in_flight.update(futures)
         try:
             results = await self.pool.verify(missing)
+        except asyncio.CancelledError:
+            for future in futures.values():
+                future.cancel()  # whoever shares them verifies them again
+            raise
         except BaseException as exc:
             for future in futures.values():
                 future.set_exception(exc)

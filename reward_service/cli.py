@@ -27,18 +27,23 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Scoring processes.")] = None,
 ) -> None:
     """Run the HTTP service (settings from REWARD_SERVICE_* variables, then these options)."""
+    import logging
+
     import uvicorn
 
     from reward_service.app import create_app
 
     overrides = {"host": host, "port": port, "workers": workers}
     settings = ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
+    )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
 
 

@@ -185,7 +185,14 @@ class RewardClient:
                 f"{url}/score refused the request: HTTP {response.status_code}: "
                 f"{response.text[:500]}"
             )
-        results = orjson.loads(response.content)["results"]
-        if len(results) != expected:
-            raise _Retryable(url, f"expected {expected} results, got {len(results)}")
+        try:
+            results = orjson.loads(response.content)["results"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):  # e.g. a proxy's HTML page
+            kind = response.headers.get("content-type", "no content type")
+            raise _Retryable(
+                url, f"HTTP {response.status_code} without a JSON 'results' list ({kind})"
+            ) from None
+        if not isinstance(results, list) or len(results) != expected:
+            got = len(results) if isinstance(results, list) else type(results).__name__
+            raise _Retryable(url, f"expected {expected} results, got {got}")
         return results

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import pebble
 from math_verify.errors import TimeoutException
 
+from reward_service.fair_queue import FairQueue
 from reward_service.scoring import (
     MultiSignalMathReward,
     ResponseAnalysis,
@@ -44,6 +45,9 @@ CHUNK_GRACE_S = 1.0
 WALL_PER_CPU_S = 4.0
 """A chunk's wall-clock limit per CPU-second its items may use: a worker sharing its core
 with three others still finishes, while a hang in C code is still killed."""
+ANALYSIS_S_PER_MB = 2.0
+"""Wall time an analysis chunk gets per MB of responses (analysis is linear, ~1 s/MB at
+worst), on top of one item's limit: a chunk of long responses is never killed for its size."""
 
 
 class PoolUnavailable(RuntimeError):
@@ -144,6 +148,7 @@ class ScoringPool:
         self._initargs = (memory_mb, item_timeout_s, max_answer_chars)
         self._on_worker_restart = on_worker_restart
         self._pool = self._new_pool()
+        self._queue = FairQueue(capacity=workers)
         self._rebuilding: asyncio.Task[None] | None = None
 
     def _new_pool(self) -> pebble.ProcessPool:
@@ -209,8 +214,14 @@ class ScoringPool:
         Raises:
             PoolUnavailable: the pool broke; nothing was analyzed.
         """
-        # analysis is linear and fast: a chunk gets one item's limit
-        return await self.map(analyze_chunk, responses, self._chunk_size(responses, 512))
+        one_item = self.item_timeout_s * WALL_PER_CPU_S + CHUNK_GRACE_S
+
+        def wall_limit_s(chunk: Sequence[str]) -> float:
+            return one_item + ANALYSIS_S_PER_MB * sum(map(len, chunk)) / 1e6
+
+        return await self.map(
+            analyze_chunk, responses, self._chunk_size(responses, 512), wall_limit_s
+        )
 
     async def verify(
         self, pairs: Sequence[tuple[str | None, str]]
@@ -232,8 +243,15 @@ class ScoringPool:
         """About four chunks per worker, so the work spreads evenly."""
         return max(1, min(largest, math.ceil(len(items) / (self.workers * 4))))
 
-    def _submit(self, function: Callable[..., Result], args: tuple[Any, ...], timeout: float):
-        return asyncio.wrap_future(self._pool.schedule(function, args=args, timeout=timeout))
+    async def _submit(
+        self, function: Callable[..., Result], args: tuple[Any, ...], timeout: float
+    ) -> Result:
+        """Run one task when the fair queue gives its request a turn (see fair_queue)."""
+
+        def start() -> asyncio.Future[Result]:
+            return asyncio.wrap_future(self._pool.schedule(function, args=args, timeout=timeout))
+
+        return await self._queue.run(start)
 
     async def map(
         self,
@@ -268,9 +286,12 @@ class ScoringPool:
         wall_limit_s: Callable[[Sequence[Item]], float],
     ) -> list[Result | Exception]:
         """Run a chunk; if it fails, run its items one per task so only the culprit fails."""
-        if not self.active:
+        if self._rebuilding is not None:
             raise PoolUnavailable("the scoring pool is being replaced; retry shortly")
         pool = self._pool
+        if not pool.active:  # broke between requests
+            self._replace_broken_pool(pool)
+            raise PoolUnavailable("the scoring pool broke and is being replaced")
         try:
             return await self._submit(function, (chunk,), wall_limit_s(chunk))
         except Exception as exc:

@@ -86,6 +86,13 @@ class ServiceSettings(BaseSettings):
     stats_file: Path | None = Field(
         None, description="When set, every batch's statistics are appended here (JSONL)."
     )
+    shutdown_grace_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM, how long requests in flight may finish before they are "
+        "cut off (their clients retry); the pool then gets 10 s more.",
+    )
     log_level: str = Field(
         "info", pattern="^(critical|error|warning|info|debug)$", description="Server log level."
     )

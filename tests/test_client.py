@@ -67,3 +67,34 @@ def test_refused_request_is_not_retried(service_url: str) -> None:
 def test_bad_client_settings(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         RewardClient(**kwargs)
+
+
+def test_a_non_json_success_is_an_outage_not_a_crash() -> None:
+    """A proxy in front of the service answers 200 with an HTML page: retried, then named."""
+    import http.server
+    import threading
+
+    class HtmlPage(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>maintenance</html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HtmlPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+
+        async def score() -> None:
+            async with RewardClient(url, retries=1, backoff_s=0.01) as client:
+                await client.score(ITEMS[:1])
+
+        with pytest.raises(RewardServiceUnavailable, match="without a JSON 'results' list"):
+            asyncio.run(score())
+    finally:
+        server.shutdown()

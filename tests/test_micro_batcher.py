@@ -50,3 +50,36 @@ def test_a_failed_send_fails_every_item_of_its_batch() -> None:
     results = asyncio.run(run())
     assert all(isinstance(r, ConnectionError) and str(r) == "service down" for r in results)
     assert recorder.batches == [[0, 1, 2]]
+
+
+def test_a_wrong_number_of_results_fails_every_item() -> None:
+    async def send(items: list[int]) -> list[int]:
+        return items[:-1]
+
+    async def run() -> list[object]:
+        batcher = MicroBatcher(send, max_items=3, flush_ms=10)
+        submitted = (batcher.submit(i) for i in range(3))
+        return await asyncio.wait_for(asyncio.gather(*submitted, return_exceptions=True), 5)
+
+    results = asyncio.run(run())
+    assert all(isinstance(r, RuntimeError) and "2 results for 3 items" in str(r) for r in results)
+
+
+def test_a_cancelled_send_cancels_its_callers_instead_of_leaving_them_waiting() -> None:
+    started = asyncio.Event()
+
+    async def send(items: list[int]) -> list[int]:
+        started.set()
+        await asyncio.sleep(3600)
+        return items
+
+    async def run() -> list[object]:
+        batcher = MicroBatcher(send, max_items=2, flush_ms=10)
+        callers = asyncio.gather(*(batcher.submit(i) for i in range(2)), return_exceptions=True)
+        await started.wait()
+        for task in batcher._in_flight:
+            task.cancel()
+        return await asyncio.wait_for(callers, 5)
+
+    results = asyncio.run(run())
+    assert all(isinstance(r, asyncio.CancelledError) for r in results)

@@ -14,8 +14,9 @@ class MicroBatcher(Generic[Item, Result]):
     """Collects submitted items and sends them together with ``send``.
 
     A batch goes out when ``max_items`` are waiting or ``flush_ms`` after its first item
-    arrived, whichever is first. If ``send`` raises, every item of that batch raises it.
-    Use it from one event loop.
+    arrived, whichever is first. If ``send`` raises, or returns a wrong number of results,
+    every item of that batch raises; if it is cancelled, they are cancelled: no caller is
+    ever left waiting. Use it from one event loop.
 
     Args:
         send: scores a list of items, returning one result per item, in order.
@@ -59,13 +60,20 @@ class MicroBatcher(Generic[Item, Result]):
             task.add_done_callback(self._in_flight.discard)
 
     async def _deliver(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        futures = [future for _, future in batch]
         try:
             results = await self._send([item for item, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"send returned {len(results)} results for {len(batch)} items")
         except Exception as exc:
-            for _, future in batch:
+            for future in futures:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), result in zip(batch, results, strict=True):
+        except BaseException:  # cancelled: so are the callers, rather than waiting forever
+            for future in futures:
+                future.cancel()
+            raise
+        for future, result in zip(futures, results, strict=True):
             if not future.done():
                 future.set_result(result)

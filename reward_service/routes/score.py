@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -24,7 +27,34 @@ from reward_service.scoring import RewardWeights
 
 logger = logging.getLogger("reward_service")
 
+Result = TypeVar("Result")
+
 router = APIRouter(tags=["scoring"], dependencies=[RequireToken])
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its scores were ready; its queued work was dropped."""
+
+
+async def _unless_client_leaves(request: Request, work: Awaitable[Result]) -> Result:
+    """``work``'s result; if the client disconnects first, ``work`` is cancelled (its tasks
+    that have not started are dropped) and :class:`ClientDisconnected` is raised."""
+    scoring = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({scoring, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not scoring.done():
+        scoring.cancel()
+        raise ClientDisconnected("the client went away; its work was dropped")
+    return scoring.result()
+
+
+async def _disconnected(request: Request) -> None:
+    """Return once the client has disconnected (the body is read: nothing else comes)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _declared_length(request: Request) -> int:
@@ -63,18 +93,24 @@ async def score(
 ) -> Response:
     """Score every item; results come back in request order, each with its own status.
 
-    An item over a size limit is that item's ``error``; the rest are scored.
+    An item over a size limit is that item's ``error``; the rest are scored. 503 (with
+    ``Retry-After``) when too much is in flight or the scoring pool is being replaced.
     """
     started = time.perf_counter()
-    score_request = parse_score_request(await read_body(request, settings.max_body_bytes))
-    if len(score_request.items) > settings.max_items:
-        raise HTTPException(
-            413, f"{len(score_request.items)} items is over the limit of {settings.max_items}"
-        )
-    items = [
-        BatchItem(item.response, item.ground_truth, item.extra_info) for item in score_request.items
-    ]
-    report = await scorer.score(items, _weights(score_request, scorer.reward.weights))
+    with in_flight.admit(size=_declared_length(request)):
+        score_request = parse_score_request(await read_body(request, settings.max_body_bytes))
+        if len(score_request.items) > settings.max_items:
+            raise HTTPException(
+                413, f"{len(score_request.items)} items is over the limit of {settings.max_items}"
+            )
+        items = [
+            BatchItem(item.response, item.ground_truth, item.extra_info)
+            for item in score_request.items
+        ]
+        with in_flight.admit(items=len(items)):
+            report = await _unless_client_leaves(
+                request, scorer.score(items, _weights(score_request, scorer.reward.weights))
+            )
     elapsed = time.perf_counter() - started
     body = orjson.dumps(
         {

@@ -47,5 +47,10 @@ def classify_verdict(reflection: str | None) -> Verdict | None:
         negated, word = final.groups()
         said: Verdict = "correct" if word.lower() in ("correct", "right") else "wrong"
         return _OPPOSITE[said] if negated else said
-    polarities = {_polarity(reflection, match) for match in _JUDGEMENT.finditer(reflection)}
-    return polarities.pop() if len(polarities) == 1 else None
+    verdict: Verdict | None = None
+    for match in _JUDGEMENT.finditer(reflection):
+        said = _polarity(reflection, match)
+        if verdict is not None and said != verdict:
+            return None  # the words disagree: no need to read on
+        verdict = said
+    return verdict

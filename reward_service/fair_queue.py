@@ -1,0 +1,84 @@
+"""Fair sharing of the scoring processes between requests.
+
+A process pool runs tasks first come, first served, so a one-item request would wait
+behind every chunk of a big request that arrived before it. Here each request's tasks
+wait in a queue of their own, and a free process takes the next task of the next request
+that has waited longest for a turn: a small request waits for at most one task per busy
+process.
+A task whose caller stopped waiting (its client went away) is dropped before it starts.
+
+The request a task belongs to is a context variable: :func:`owned_by` sets it around a
+request's work, and every task started inside inherits it (asyncio copies the context).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+_OWNER: contextvars.ContextVar[object] = contextvars.ContextVar("scoring_owner", default=None)
+
+Start = Callable[[], Awaitable[Any]]
+
+
+@contextlib.contextmanager
+def owned_by(owner: object) -> Iterator[None]:
+    """Tasks submitted inside this block are queued as ``owner``'s."""
+    token = _OWNER.set(owner)
+    try:
+        yield
+    finally:
+        _OWNER.reset(token)
+
+
+class FairQueue:
+    """Runs at most ``capacity`` tasks at once, taking turns between owners.
+
+    Args:
+        capacity: tasks running at once (the number of processes).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.running = 0
+        self._queues: dict[object, deque[tuple[Start, asyncio.Future[Any]]]] = {}
+        self._last_turn: dict[object, int] = {}  # owners with tasks queued: when they last ran
+        self._turns = 0
+
+    async def run(self, start: Start) -> Any:
+        """Queue ``start`` (which begins the task and returns its awaitable); its result."""
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(_OWNER.get(), deque()).append((start, done))
+        self._dispatch()
+        return await done
+
+    def _dispatch(self) -> None:
+        while self.running < self.capacity and self._queues:
+            # the owner whose last turn is oldest; a newcomer (never ran) goes first
+            owner = min(self._queues, key=lambda o: self._last_turn.get(o, -1))
+            queue = self._queues[owner]
+            start, done = queue.popleft()
+            self._turns += 1
+            self._last_turn[owner] = self._turns
+            if not queue:
+                del self._queues[owner], self._last_turn[owner]
+            if done.cancelled():  # nobody waits for it any more
+                continue
+            self.running += 1
+            task = asyncio.ensure_future(start())
+            task.add_done_callback(lambda finished, done=done: self._finish(finished, done))
+
+    def _finish(self, finished: asyncio.Future[Any], done: asyncio.Future[Any]) -> None:
+        self.running -= 1
+        if not done.cancelled():
+            if finished.cancelled():
+                done.cancel()
+            elif finished.exception() is not None:
+                done.set_exception(finished.exception())  # type: ignore[arg-type]
+            else:
+                done.set_result(finished.result())
+        self._dispatch()

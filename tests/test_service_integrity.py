@@ -1,0 +1,253 @@
+"""Integrity under faults and load, over real HTTP with real processes killed: a broken pool
+never serves zeros, work in flight is bounded, verdicts do not depend on load, concurrent
+requests share one verification, long responses never get a worker killed, and SIGTERM
+during a long batch shuts down cleanly."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psutil
+import pytest
+
+from reward_service import batch
+from reward_service.app import create_app
+from reward_service.local_server import ServiceProcess, serve_in_thread
+from reward_service.scoring import MultiSignalMathReward
+from reward_service.settings import ServiceSettings
+from tests.conftest import make_response
+
+
+def slow_pair(power: int) -> tuple[str, str]:
+    """An answer equal to its label that takes sympy a while: (x+1)^(2p) vs (x^2+2x+1)^p."""
+    return f"(x+1)^{{{2 * power}}}", f"(x^2+2x+1)^{{{power}}}"
+
+
+def cpu_seconds(answer: str, label: str) -> float:
+    reward = MultiSignalMathReward(verify_timeout_s=None)
+    started = time.process_time()
+    assert reward.verify(answer, label).equal
+    return time.process_time() - started
+
+
+def item(answer: str, label: str) -> dict[str, str]:
+    return {"response": make_response(answer), "ground_truth": label}
+
+
+def metric(url: str, name: str) -> float:
+    lines = [
+        line for line in httpx.get(f"{url}/metrics").text.splitlines() if line.startswith(name)
+    ]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
+# --- 1. a broken pool ------------------------------------------------------------------
+
+
+def _forkserver(service: ServiceProcess) -> psutil.Process:
+    children = psutil.Process(service.process.pid).children()  # type: ignore[union-attr]
+    (server,) = [c for c in children if "forkserver" in " ".join(c.cmdline())]
+    return server
+
+
+def test_a_dead_fork_server_never_turns_into_zeros() -> None:
+    with ServiceProcess(env={"REWARD_SERVICE_WORKERS": "2"}) as service:
+        forkserver = _forkserver(service)
+        workers = forkserver.children()
+        forkserver.kill()
+        workers[0].kill()
+        statuses, scored = [], []
+        deadline = time.monotonic() + 90
+        body = {"items": [item("12.8", "12.8"), item("12", "12.8")]}
+        while time.monotonic() < deadline and len(scored) < 3:
+            response = httpx.post(f"{service.url}/score", json=body, timeout=60)
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                scored.append([(r["status"], r["verify"]) for r in response.json()["results"]])
+            else:
+                assert response.status_code == 503 and "Retry-After" in response.headers
+                time.sleep(0.5)
+        health = httpx.get(f"{service.url}/health").status_code
+    assert scored == [[("ok", 1), ("ok", 0)]] * 3  # every 200 carried real scores
+    assert health == 200
+
+
+# --- 2. work in flight is bounded --------------------------------------------------------
+
+
+def test_work_in_flight_is_bounded_with_retry_after() -> None:
+    answer, label = slow_pair(100)
+    settings = ServiceSettings(
+        workers=1, max_items=4, max_inflight_items=4, item_timeout_s=30, cache_size=0
+    )
+    with serve_in_thread(create_app(settings)) as url:
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(
+                httpx.post, f"{url}/score", json={"items": [item(answer, label)] * 4}, timeout=120
+            )
+            time.sleep(0.5)
+            refused = httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=60)
+            assert slow.result().status_code == 200
+        after = httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=60)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "2"
+    assert "in flight" in refused.json()["detail"]
+    assert after.status_code == 200
+
+
+# --- 3. verdicts do not depend on load ----------------------------------------------------
+
+
+def _burn(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+def test_a_busy_machine_does_not_turn_a_verdict_into_a_timeout() -> None:
+    answer, label = slow_pair(60)
+    needed = cpu_seconds(answer, label)
+    limit = max(0.5, 2 * needed)  # twice the CPU it needs...
+    settings = ServiceSettings(workers=1, item_timeout_s=limit, cache_size=0)
+    hogs = [multiprocessing.Process(target=_burn, args=(60,)) for _ in range(4 * os.cpu_count())]
+    with serve_in_thread(create_app(settings)) as url:
+        for hog in hogs:
+            hog.start()
+        try:
+            started = time.monotonic()
+            (result,) = httpx.post(f"{url}/score", json=item(answer, label), timeout=120).json()[
+                "results"
+            ]
+            wall = time.monotonic() - started
+        finally:
+            for hog in hogs:
+                hog.kill()
+    assert (result["status"], result["verify"]) == ("ok", 1)
+    if wall <= limit:
+        pytest.skip(f"the machine was not busy enough to show it ({wall:.1f}s <= {limit:.1f}s)")
+
+
+def test_a_timeout_is_not_kept_as_the_final_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "TIMEOUT_TTL_S", 1.0)
+    answer, label = slow_pair(60)
+    settings = ServiceSettings(workers=1, item_timeout_s=0.05)
+    with serve_in_thread(create_app(settings)) as url:
+        first = httpx.post(f"{url}/score", json=item(answer, label), timeout=60).json()
+        again = httpx.post(f"{url}/score", json=item(answer, label), timeout=60).json()
+        assert metric(url, "reward_cache_hits_total") == 1  # within the TTL: not recomputed
+        time.sleep(1.2)
+        httpx.post(f"{url}/score", json=item(answer, label), timeout=60)
+        assert metric(url, "reward_cache_misses_total") == 2  # after it: verified again
+    assert first["results"][0]["status"] == again["results"][0]["status"] == "timeout"
+
+
+def test_concurrent_requests_share_one_verification() -> None:
+    answer, label = slow_pair(60)
+    settings = ServiceSettings(workers=2, item_timeout_s=30)
+    with serve_in_thread(create_app(settings)) as url:
+
+        def post(_: int) -> dict:
+            return httpx.post(f"{url}/score", json=item(answer, label), timeout=120).json()
+
+        with ThreadPoolExecutor(6) as pool:
+            results = [r["results"][0] for r in pool.map(post, range(6))]
+        verifications = metric(url, "reward_item_verify_seconds_count")
+    assert all((r["status"], r["verify"]) == ("ok", 1) for r in results)
+    assert verifications == 1
+
+
+# --- 5. long, reflection-heavy responses --------------------------------------------------
+
+
+def test_long_reflections_never_get_a_worker_killed() -> None:
+    # ~66 ms of analysis each (one verdict word after another): a chunk of 40 of them takes
+    # longer than one item's limit, and must still not be killed
+    reflection = "I verified it again and it is correct, confirmed. " * 1500
+    response = f"<think>x</think> \\boxed{{12.8}} <reflection>{reflection}</reflection>"
+    settings = ServiceSettings(workers=1, item_timeout_s=0.2, max_items=256)
+    with serve_in_thread(create_app(settings)) as url:
+        items = [{"response": response + str(i), "ground_truth": "12.8"} for i in range(160)]
+        results = httpx.post(f"{url}/score", json={"items": items}, timeout=300).json()["results"]
+        restarts = metric(url, "reward_worker_restarts_total")
+    assert all(r["status"] == "ok" for r in results)
+    assert restarts == 0
+
+
+# --- 7. SIGTERM during a long batch ------------------------------------------------------
+
+
+def test_sigterm_during_a_long_batch_shuts_down_cleanly() -> None:
+    pairs = [slow_pair(power) for power in (100, 101, 102, 103)]
+    env = {
+        "REWARD_SERVICE_WORKERS": "1",
+        "REWARD_SERVICE_ITEM_TIMEOUT_S": "30",
+        "REWARD_SERVICE_SHUTDOWN_GRACE_S": "1",
+    }
+    service = ServiceProcess(env=env).start()
+    tree = psutil.Process(service.process.pid).children(recursive=True)  # type: ignore[union-attr]
+    assert len(tree) >= 2  # the fork server and the worker, at least
+    outcome: list[object] = []
+
+    def post() -> None:
+        body = {"items": [item(answer, label) for answer, label in pairs]}
+        try:
+            outcome.append(httpx.post(f"{service.url}/score", json=body, timeout=120).status_code)
+        except httpx.TransportError as exc:  # cut off: the client's retry handles it
+            outcome.append(type(exc).__name__)
+
+    client = threading.Thread(target=post)
+    client.start()
+    time.sleep(1.5)
+    started = time.monotonic()
+    code = service.stop(signal.SIGTERM)
+    stopped_in = time.monotonic() - started
+    client.join(timeout=60)
+    assert outcome and not client.is_alive()
+    assert code in (0, -signal.SIGTERM) and stopped_in < 30  # uvicorn re-raises the signal
+    assert "Application shutdown failed" not in service.output
+    _, alive = psutil.wait_procs(tree, timeout=10)  # the fork server follows its parent
+    assert [" ".join(process.cmdline())[-60:] for process in alive] == []
+
+
+# --- 4. one client cannot stall the rest --------------------------------------------------
+
+
+def test_a_small_request_does_not_wait_behind_a_big_one() -> None:
+    slow_items = [item(*slow_pair(power)) for power in range(100, 108)]  # 8 distinct, ~0.8 s each
+    settings = ServiceSettings(workers=1, item_timeout_s=30, cache_size=0)
+    finished: list[str] = []
+    with serve_in_thread(create_app(settings)) as url:
+
+        def post(name: str, body: dict) -> None:
+            httpx.post(f"{url}/score", json=body, timeout=300).raise_for_status()
+            finished.append(name)
+
+        big = threading.Thread(target=post, args=("big", {"items": slow_items}))
+        big.start()
+        time.sleep(1.0)  # the big request's chunks are queued by now
+        post("small", {"items": [item("12.8", "12.8")]})
+        big.join()
+    assert finished == ["small", "big"]
+
+
+def test_work_of_a_client_that_left_is_dropped_and_counted() -> None:
+    slow_items = [item(*slow_pair(power)) for power in range(110, 118)]
+    settings = ServiceSettings(workers=1, item_timeout_s=30, cache_size=0)
+    with serve_in_thread(create_app(settings)) as url:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{url}/score", json={"items": slow_items}, timeout=1.5)
+        deadline = time.monotonic() + 60
+        while metric(url, 'reward_requests_total{code="499"}') < 1:
+            assert time.monotonic() < deadline, "the disconnect was never noticed"
+            time.sleep(0.2)
+        started = time.monotonic()
+        httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=60).raise_for_status()
+        waited = time.monotonic() - started
+        verified = metric(url, "reward_item_verify_seconds_count")
+    assert verified < len(slow_items)  # the queued verifications never ran
+    assert waited < 30
