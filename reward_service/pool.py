@@ -42,9 +42,9 @@ Result = TypeVar("Result")
 
 CHUNK_GRACE_S = 1.0
 """Wall time a chunk gets beyond its items' limits before it is killed and split up."""
-WALL_PER_CPU_S = 4.0
-"""A chunk's wall-clock limit per CPU-second its items may use: a worker sharing its core
-with three others still finishes, while a hang in C code is still killed."""
+WALL_PER_CPU_S = 2.5
+"""A chunk's wall-clock limit per CPU-second its items may use: a worker getting 40% of a
+core still finishes, while a hang in C code (no signal reaches it) is still killed."""
 ANALYSIS_S_PER_MB = 2.0
 """Wall time an analysis chunk gets per MB of responses (analysis is linear, ~1 s/MB at
 worst), on top of one item's limit: a chunk of long responses is never killed for its size."""
