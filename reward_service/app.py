@@ -17,7 +17,7 @@ from reward_service.admission import RETRY_AFTER_S, InFlightLimit, Overloaded
 from reward_service.batch import open_batch_scorer
 from reward_service.metrics import ScoreRequestCounter, ServiceMetrics
 from reward_service.pool import PoolUnavailable
-from reward_service.routes import ops, score, stats
+from reward_service.routes import openrlhf, ops, score, stats
 from reward_service.routes.score import ClientDisconnected
 from reward_service.schemas import ScoreRequest
 from reward_service.settings import ServiceSettings
@@ -90,6 +90,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_exception_handler(PoolUnavailable, _retry_later)
     app.add_exception_handler(ClientDisconnected, _client_disconnected)
     app.include_router(score.router)
+    app.include_router(openrlhf.router)
     app.include_router(ops.router)
     app.include_router(stats.router)
     app.mount("/static", StaticFiles(directory=stats.STATIC_DIR), name="static")

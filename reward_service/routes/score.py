@@ -11,7 +11,7 @@ from typing import TypeVar
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from reward_service.batch import BatchItem
+from reward_service.batch import BatchItem, BatchReport
 from reward_service.deps import (
     InFlight,
     Metrics,
@@ -21,9 +21,11 @@ from reward_service.deps import (
     Settings,
     Stats,
 )
+from reward_service.metrics import ServiceMetrics
 from reward_service.request_body import parse_score_request, read_body
 from reward_service.schemas import ScoreRequest, ScoreResponse
 from reward_service.scoring import RewardWeights
+from reward_service.stats import StatsRecorder
 
 logger = logging.getLogger("reward_service")
 
@@ -55,6 +57,24 @@ async def _disconnected(request: Request) -> None:
     """Return once the client has disconnected (the body is read: nothing else comes)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+def record_scored(
+    metrics: ServiceMetrics,
+    stats: StatsRecorder,
+    report: BatchReport,
+    items: list[BatchItem],
+    step: int | None,
+    elapsed_s: float,
+) -> None:
+    """Count a scored batch in the metrics and the statistics; never raises (logged and
+    counted instead): by now the scores are the answer."""
+    metrics.record_batch(report, elapsed_s)
+    try:
+        stats.record(report.results, [item.response for item in items], step, elapsed_s * 1e3)
+    except Exception:
+        logger.exception("recording statistics failed; the scores are returned all the same")
+        metrics.stats_failures.inc()
 
 
 def _declared_length(request: Request) -> int:
@@ -120,10 +140,5 @@ async def score(
         }
     )
     # The response is decided: statistics are recorded now and can no longer fail it.
-    metrics.record_batch(report, elapsed)
-    try:
-        stats.record(report.results, [i.response for i in items], score_request.step, elapsed * 1e3)
-    except Exception:
-        logger.exception("recording statistics failed; the scores are returned all the same")
-        metrics.stats_failures.inc()
+    record_scored(metrics, stats, report, items, score_request.step, elapsed)
     return Response(body, media_type="application/json")

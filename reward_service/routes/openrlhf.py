@@ -1,0 +1,100 @@
+"""``POST /openrlhf/get_reward``: OpenRLHF's remote reward protocol (``--remote_rm_url``).
+
+OpenRLHF posts ``{"query": [...], "prompts": [...], "labels": [...]}``: each query is the
+prompt and the response decoded together (special tokens kept), each prompt the text the
+query starts with, each label the dataset's answer. The answer is OpenRLHF's:
+``{"rewards": [...], "scores": [...], "extra_logs": {"verify": [...], ...}}``, one value per
+query, scored by the same batch scorer as ``/score``. OpenRLHF sends no headers, so when the
+service has a token it goes in the URL: ``.../openrlhf/get_reward?token=...``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+from reward_service.batch import BatchItem
+from reward_service.deps import InFlight, Metrics, Scorer, Settings, Stats
+from reward_service.routes.score import record_scored
+
+
+def _token_in_query(settings: Settings, token: Annotated[str | None, Query()] = None) -> None:
+    if settings.api_token is None:
+        return
+    expected = settings.api_token.get_secret_value().encode()
+    if not hmac.compare_digest((token or "").encode(), expected):
+        raise HTTPException(401, "missing or wrong '?token=' in the reward URL")
+
+
+router = APIRouter(tags=["trainers"], dependencies=[Depends(_token_in_query)])
+
+
+class OpenRLHFRequest(BaseModel):
+    """What OpenRLHF's reward client posts."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: list[StrictStr] = Field(min_length=1, description="Prompt + response, decoded.")
+    prompts: list[StrictStr] = Field(description="The prompt each query starts with.")
+    labels: list[StrictStr] = Field(description="The ground truth of each query.")
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> OpenRLHFRequest:
+        if not len(self.query) == len(self.prompts) == len(self.labels):
+            raise ValueError("query, prompts and labels must have the same length")
+        return self
+
+
+class OpenRLHFResponse(BaseModel):
+    """What OpenRLHF reads back: rewards, scores and per-signal logs, one per query."""
+
+    rewards: list[float]
+    scores: list[float]
+    extra_logs: dict[str, list[float]]
+
+
+def response_text(query: str, prompt: str) -> str:
+    """The response part of ``query``: what follows ``prompt`` (the whole query if the
+    prompt is not found, e.g. after truncation)."""
+    if query.startswith(prompt):
+        return query[len(prompt) :]
+    position = query.find(prompt) if prompt else -1
+    return query[position + len(prompt) :] if position >= 0 else query
+
+
+@router.post("/openrlhf/get_reward", response_model=OpenRLHFResponse)
+async def get_reward(
+    body: OpenRLHFRequest,
+    settings: Settings,
+    scorer: Scorer,
+    in_flight: InFlight,
+    metrics: Metrics,
+    stats: Stats,
+) -> OpenRLHFResponse:
+    """Score OpenRLHF's queries with the multi-signal reward (and count them in /stats)."""
+    started = time.perf_counter()
+    if len(body.query) > settings.max_items:
+        raise HTTPException(
+            413, f"{len(body.query)} queries is over the limit of {settings.max_items}"
+        )
+    items = [
+        BatchItem(response_text(query, prompt), label)
+        for query, prompt, label in zip(body.query, body.prompts, body.labels, strict=True)
+    ]
+    with in_flight.admit(items=len(items)):
+        report = await scorer.score(items)
+    record_scored(metrics, stats, report, items, None, time.perf_counter() - started)
+    results = report.results
+    scores = [result.score for result in results]
+    logs = {
+        "verify": [float(r.verify) for r in results],
+        "format": [float(r.format) for r in results],
+        "reflect": [float(r.reflect) for r in results],
+        "timed_out": [float(r.status == "timeout") for r in results],
+        "scoring_error": [float(r.status == "error") for r in results],
+    }
+    return OpenRLHFResponse(rewards=scores, scores=scores, extra_logs=logs)
