@@ -1,0 +1,1 @@
+"""Reward-service clients for trainers other than verl (verl's lives in ``trainer/``)."""
