@@ -1,8 +1,5 @@
 """reward-service: multi-signal math rewards for RL fine-tuning, as a library and a service."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("reward-service")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+__version__ = "0.2.0"
+"""The one place the version lives: the package metadata reads it (pyproject.toml), and the
+service reports it in ``scorer_version``, installed or run from a checkout."""

@@ -9,7 +9,8 @@ from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from reward_service import __version__
@@ -26,6 +27,8 @@ from reward_service.stats import StatsRecorder
 logger = logging.getLogger("reward_service")
 
 CLIENT_CLOSED_REQUEST = 499
+SWAGGER_UI = "/static/swagger-ui"
+"""swagger-ui-dist from the npm registry, vendored with its licence (static/swagger-ui)."""
 
 SCORER_VERSION = f"reward-service {__version__}; math-verify {version('math-verify')}"
 
@@ -84,6 +87,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         version=__version__,
         summary="Multi-signal math rewards (verify + format + reflect) for RL fine-tuning.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the package's own copy of Swagger UI
+        redoc_url=None,
     )
     app.add_middleware(ScoreRequestCounter)
     app.add_exception_handler(Overloaded, _retry_later)
@@ -95,4 +100,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(stats.router)
     app.mount("/static", StaticFiles(directory=stats.STATIC_DIR), name="static")
     app.openapi = lambda: _openapi_with_request_schema(app)  # type: ignore[method-assign]
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """The OpenAPI page, with Swagger UI from the package: it works offline."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="reward-service API",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+        )
+
     return app

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from reward_service.batch import BatchItem, open_batch_scorer
-from reward_service.client import RewardClient
+from reward_service.client import RewardClient, RewardServiceError
 from reward_service.settings import ServiceSettings
 
 app = typer.Typer(help="Multi-signal math rewards as a service.", no_args_is_help=True)
@@ -73,11 +73,12 @@ async def _score_rows(
     batch_size: int,
     token: str | None,
     on_batch: Callable[[list[dict[str, Any]]], None],
+    retries: int = 5,
 ) -> None:
     """Score ``rows`` in batches, locally in a process pool or on the service at ``url``."""
     batches = [rows[start : start + batch_size] for start in range(0, len(rows), batch_size)]
     if url:
-        async with RewardClient(url, api_token=token) as client:
+        async with RewardClient(url, api_token=token, retries=retries) as client:
             for batch in batches:
                 on_batch(await client.score([_item(row) for row in batch]))
         return
@@ -99,21 +100,36 @@ def score(
     url: Annotated[str | None, typer.Option(help="Score on this service, not locally.")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 4096,
     token: Annotated[str | None, typer.Option(envvar="REWARD_SERVICE_API_TOKEN")] = None,
+    retries: Annotated[int, typer.Option(min=0, help="Retries of a failed request.")] = 5,
 ) -> None:
-    """Score a JSONL file of {response, ground_truth, ...} rows; each row gains the result."""
+    """Score a JSONL file of {response, ground_truth, ...} rows; each row gains the result.
+
+    The output is written to a temporary file beside ``--output`` and renamed over it only
+    once every row is scored: a failure leaves an existing file as it was.
+    """
     rows = _read_rows(rollouts)
     done = 0
-    with Progress(console=console) as progress, output.open("wb") as sink:
-        task = progress.add_task("scoring", total=len(rows))
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with Progress(console=console) as progress, partial.open("wb") as sink:
+            task = progress.add_task("scoring", total=len(rows))
 
-        def write(results: list[dict[str, Any]]) -> None:
-            nonlocal done
-            for row, result in zip(rows[done : done + len(results)], results, strict=True):
-                sink.write(orjson.dumps({**row, **result}) + b"\n")
-            done += len(results)
-            progress.update(task, advance=len(results))
+            def write(results: list[dict[str, Any]]) -> None:
+                nonlocal done
+                for row, result in zip(rows[done : done + len(results)], results, strict=True):
+                    sink.write(orjson.dumps({**row, **result}) + b"\n")
+                done += len(results)
+                progress.update(task, advance=len(results))
 
-        asyncio.run(_score_rows(rows, url, batch_size, token, write))
+            asyncio.run(_score_rows(rows, url, batch_size, token, write, retries))
+    except RewardServiceError as exc:
+        partial.unlink(missing_ok=True)
+        console.print(f"[red]error:[/red] {exc}; {output} was not changed")
+        raise typer.Exit(code=1) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(output)
     console.print(f"scored {done} rows -> {output}")
 
 
@@ -126,7 +142,7 @@ def report(
     from reward_service.report import write_report
 
     try:
-        write_report(stats, output)
+        write_report(stats, output, on_bad_line=lambda line: console.print(f"[yellow]{line}"))
     except (ValueError, RuntimeError) as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"report -> {output}")

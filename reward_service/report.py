@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from reward_service.stats import CALIBRATION_CELLS, SIGNALS, StepStats, read_jsonl
@@ -15,8 +16,15 @@ def _share(stats: StepStats, count: float) -> float:
     return count / stats.items if stats.items else 0.0
 
 
-def write_report(stats_path: Path, output: Path, top_answers: int = 5) -> Path:
+def write_report(
+    stats_path: Path,
+    output: Path,
+    top_answers: int = 5,
+    on_bad_line: Callable[[str], None] = lambda _: None,
+) -> Path:
     """Plot signal means, answer share, calibration and timeouts per step into ``output``.
+
+    Lines that are not statistics are skipped and described to ``on_bad_line``.
 
     Raises:
         ValueError: the file holds no statistics.
@@ -27,12 +35,13 @@ def write_report(stats_path: Path, output: Path, top_answers: int = 5) -> Path:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError as exc:
         raise RuntimeError(
             "the report needs matplotlib: pip install 'reward-service[report]'"
         ) from exc
 
-    steps = read_jsonl(stats_path)
+    steps = read_jsonl(stats_path, on_bad_line)
     if not steps:
         raise ValueError(f"{stats_path} holds no statistics")
     x = [s.step for s in steps]
@@ -63,6 +72,7 @@ def write_report(stats_path: Path, output: Path, top_answers: int = 5) -> Path:
     health.set(title="Timeouts and errors", xlabel="step", ylabel="items", ylim=(0, top * 1.1))
 
     for axis in axes.flat:
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
         axis.legend(fontsize="small", loc="best", framealpha=0.85)
         axis.grid(alpha=0.3)
     figure.tight_layout()

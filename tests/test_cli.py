@@ -78,3 +78,19 @@ def test_serve_command_runs_and_stops_cleanly() -> None:
     # uvicorn shuts down gracefully, then re-raises the signal it caught
     assert code in (0, -signal.SIGTERM), service.output
     assert "Application shutdown complete" in service.output
+
+
+def test_a_dead_service_leaves_the_output_file_alone(tmp_path: Path) -> None:
+    from reward_service.local_server import free_port
+
+    rollouts = _write_rows(tmp_path / "rollouts.jsonl")
+    output = tmp_path / "scored.jsonl"
+    output.write_text("a good earlier result\n")
+    dead = f"http://127.0.0.1:{free_port()}"
+    args = ["score", str(rollouts), "-o", str(output), "--url", dead, "--retries", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert output.read_text() == "a good earlier result\n"
+    assert "error:" in result.output and dead in result.output
+    assert "Traceback" not in result.output and len(result.output.splitlines()) < 8
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["rollouts.jsonl", "scored.jsonl"]

@@ -118,3 +118,31 @@ def test_a_secured_dashboard_asks_for_the_token_once() -> None:
             rows = page.locator("#latest tr").count()
             browser.close()
     assert rows == 1
+
+
+def test_docs_render_offline(service_url: str) -> None:
+    """Swagger UI comes from the package: with every request off this machine refused, the
+    page still lists the API's operations."""
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+
+    def only_local(route) -> None:
+        if route.request.url.startswith(service_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.route("**/*", only_local)
+        page.goto(f"{service_url}/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+        paths = page.eval_on_selector_all(
+            ".opblock-summary-path", "nodes => nodes.map(n => n.textContent)"
+        )
+        browser.close()
+    assert outside == []
+    assert {"/score", "/health", "/stats", "/openrlhf/get_reward"} <= set(paths)

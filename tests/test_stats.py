@@ -127,3 +127,22 @@ def test_unwritable_stats_file_fails_at_start(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(OSError):
         StatsRecorder(jsonl_path=blocker / "stats.jsonl")
+
+
+def test_report_skips_and_names_a_malformed_line(results, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from reward_service.cli import app
+
+    path = tmp_path / "stats.jsonl"
+    recorder = StatsRecorder(jsonl_path=path)
+    recorder.record(results[:2], BATCH[:2], 1, 5.0)
+    with path.open("ab") as sink:
+        sink.write(b'{"no": "step"}\n{"step": 2, "cut off\n')
+    recorder.record(results[:3], BATCH[:3], 2, 5.0)
+    output = tmp_path / "report.png"
+    result = CliRunner().invoke(app, ["report", str(path), "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert f"{path}:2: skipped" in result.output.replace("\n", "")
+    assert f"{path}:3: skipped" in result.output.replace("\n", "")
+    assert [s.step for s in read_jsonl(path)] == [1, 2]
