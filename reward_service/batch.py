@@ -4,7 +4,8 @@ A GRPO group repeats the same few answers many times, so the slow step, symbolic
 verification, runs once per distinct (answer, ground truth) pair: once per batch, once
 across concurrent batches (a pair being verified for one request is awaited by the
 others), and once across time through a bounded LRU cache of final verdicts (equal / not
-equal). A timeout is not final: it is kept for TIMEOUT_TTL_S only, so a burst of the same
+equal), keyed by a 16-byte digest of the pair so its memory is bounded by its entry
+count. A timeout is not final: it is kept for TIMEOUT_TTL_S only, so a burst of the same
 hanging answer is not recomputed, and it is verified again after that.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,8 @@ VerifyKey = tuple[str, str]
 TIMEOUT_TTL_S = 60.0
 """How long a timed-out pair is answered 'timeout' without being verified again."""
 TIMEOUTS_KEPT = 10_000
+IN_PROCESS_ANALYSIS_MAX_CHARS = 256 * 1024
+"""Batches up to this many response characters are analysed in the server process."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,25 @@ def _failure_outcome(exc: Exception, item_timeout_s: float) -> VerifyOutcome:
     return VerifyOutcome(False, "error", f"verification failed: {type(exc).__name__}: {exc}"[:300])
 
 
+def _digest(key: VerifyKey) -> bytes:
+    """What the caches keep of a pair: 16 bytes, however long the answer and the label."""
+    answer, label = key
+    return hashlib.blake2b(f"{answer}\0{label}".encode(), digest_size=16).digest()
+
+
+def _analyze_each(
+    reward: MultiSignalMathReward, responses: Sequence[str]
+) -> list[ResponseAnalysis | Exception]:
+    """Analysis in this process: linear scans, no sympy (one item's failure is its own)."""
+    analyses: list[ResponseAnalysis | Exception] = []
+    for response in responses:
+        try:
+            analyses.append(reward.analyze(response))
+        except Exception as exc:  # a bug of ours must not fail the batch
+            analyses.append(exc)
+    return analyses
+
+
 class BatchScorer:
     """Scores batches on a :class:`ScoringPool`, deduplicating and caching verifications.
 
@@ -99,10 +122,10 @@ class BatchScorer:
         self.reward = reward
         self.max_response_chars = max_response_chars
         self.max_label_chars = max_label_chars
-        self._cache: LRUCache[VerifyKey, VerifyOutcome] | None = (
+        self._cache: LRUCache[bytes, VerifyOutcome] | None = (
             LRUCache(maxsize=cache_size) if cache_size > 0 else None
         )
-        self._timeouts: TTLCache[VerifyKey, VerifyOutcome] = TTLCache(
+        self._timeouts: TTLCache[bytes, VerifyOutcome] = TTLCache(
             maxsize=TIMEOUTS_KEPT, ttl=TIMEOUT_TTL_S
         )
         self._in_flight: dict[VerifyKey, asyncio.Future[VerifyOutcome]] = {}
@@ -127,7 +150,7 @@ class BatchScorer:
         accepted = [
             item.response for item, refusal in zip(items, refused, strict=True) if not refusal
         ]
-        analyzed = iter(await self.pool.analyze(accepted))
+        analyzed = iter(await self._analyze(accepted))
         analyses = [refusal or next(analyzed) for refusal in refused]
         report = BatchReport(results=[])
         keys = [
@@ -164,10 +187,18 @@ class BatchScorer:
                 outcomes.update(await self._verify_missing([key], report))
         return outcomes
 
+    async def _analyze(self, responses: list[str]) -> list[ResponseAnalysis | Exception]:
+        """Small batches (verl's streamed samples) here, in a thread: no round trip to the
+        pool; big ones in the pool, where the processes share the work (RESULTS.md)."""
+        if sum(map(len, responses)) > IN_PROCESS_ANALYSIS_MAX_CHARS:
+            return await self.pool.analyze(responses)
+        return await asyncio.to_thread(_analyze_each, self.reward, responses)
+
     def _known(self, key: VerifyKey) -> VerifyOutcome | None:
-        if self._cache is not None and key in self._cache:
-            return self._cache[key]
-        return self._timeouts.get(key)
+        digest = _digest(key)
+        if self._cache is not None and digest in self._cache:
+            return self._cache[digest]
+        return self._timeouts.get(digest)
 
     async def _verify_missing(
         self, missing: list[VerifyKey], report: BatchReport
@@ -204,9 +235,9 @@ class BatchScorer:
 
     def _remember(self, key: VerifyKey, outcome: VerifyOutcome) -> None:
         if outcome.status == "timeout":
-            self._timeouts[key] = outcome
+            self._timeouts[_digest(key)] = outcome
         elif outcome.status == "ok" and self._cache is not None:
-            self._cache[key] = outcome
+            self._cache[_digest(key)] = outcome
 
     def _refusal(self, item: BatchItem) -> ScoreResult | None:
         """The error result of an item over a size limit, else None."""

@@ -161,11 +161,26 @@ def bench(
     items: Annotated[int, typer.Option(min=1, help="Responses in the synthetic step.")] = 4096,
     repeats: Annotated[int, typer.Option(min=1, help="Batches per measurement.")] = 3,
     naive_sample: Annotated[int, typer.Option(min=1, help="Items the naive loop scores.")] = 256,
+    streaming_seconds: Annotated[
+        float, typer.Option(min=0, help="Seconds per streaming row (0: skip that table).")
+    ] = 15.0,
+    streaming_rate: Annotated[
+        float, typer.Option(min=1, help="Items/s of the paced streaming rows.")
+    ] = 400.0,
+    steps: Annotated[bool, typer.Option(help="Run the whole-step table.")] = True,
 ) -> None:
-    """Benchmark the service over HTTP against verl's naive per-item loop, side by side."""
+    """Benchmark the service over HTTP against verl's naive per-item loop, side by side:
+    whole GRPO steps, then streaming traffic from 8 clients (verl's reward workers)."""
     from reward_service.benchmark import print_table, run_benchmark
+    from reward_service.settings import ServiceSettings
+    from reward_service.streaming_benchmark import print_stream_table, run_streaming_benchmark
 
-    print_table(run_benchmark(items, repeats, naive_sample), console)
+    wide = Console(width=150)  # tables stay readable when written to a file
+    if steps:
+        print_table(run_benchmark(items, repeats, naive_sample), wide)
+    if streaming_seconds:
+        rows = run_streaming_benchmark(ServiceSettings().workers, streaming_seconds, streaming_rate)
+        print_stream_table(rows, wide)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,14 @@ RESPONSE_CHARS_KEPT = 2000
 """The end of each latest response kept for the dashboard."""
 
 
+def _latest_entry(step: int, response: str, result: ScoreResult) -> dict[str, Any]:
+    """A scored response for the dashboard: its end, its breakdown, its answer shortened."""
+    entry = {"step": step, "response": response[-RESPONSE_CHARS_KEPT:], **result.to_dict()}
+    if result.pred is not None:
+        entry["pred"] = _answer_key(result.pred)
+    return entry
+
+
 def _answer_key(pred: str | None) -> str:
     if pred is None:
         return NO_ANSWER
@@ -224,9 +232,7 @@ class StatsRecorder:
             for response, result in list(zip(responses, results, strict=True))[
                 -self._latest.maxlen :
             ]:
-                self._latest.append(
-                    {"step": step, "response": response[-RESPONSE_CHARS_KEPT:], **result.to_dict()}
-                )
+                self._latest.append(_latest_entry(step, response, result))
             if self._jsonl_path is not None:
                 self._append(batch)
             return batch

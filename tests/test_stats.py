@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from reward_service.scoring import MultiSignalMathReward
@@ -146,3 +147,19 @@ def test_report_skips_and_names_a_malformed_line(results, tmp_path: Path) -> Non
     assert f"{path}:2: skipped" in result.output.replace("\n", "")
     assert f"{path}:3: skipped" in result.output.replace("\n", "")
     assert [s.step for s in read_jsonl(path)] == [1, 2]
+
+
+def test_statistics_keep_short_answers_whatever_the_model_writes() -> None:
+    from reward_service.stats import ANSWER_CHARS_KEPT, ANSWERS_KEPT, RESPONSE_CHARS_KEPT
+
+    recorder = StatsRecorder(max_steps=3)
+    for step in range(10):
+        responses = [f"\\boxed{{{str(step) * 65_000}{k}}}" for k in range(60)]
+        recorder.record([REWARD.score(r, "1") for r in responses], responses, step, 1.0)
+    snapshot = recorder.snapshot()
+    assert [s["step"] for s in snapshot["steps"]] == [7, 8, 9]
+    for step in snapshot["steps"]:
+        assert len(step["answers"]) <= ANSWERS_KEPT
+        assert all(len(answer) <= ANSWER_CHARS_KEPT for answer in step["answers"])
+    assert all(len(item["response"]) <= RESPONSE_CHARS_KEPT for item in snapshot["latest"])
+    assert len(orjson.dumps(snapshot)) < 100_000  # what /stats sends stays small
