@@ -39,8 +39,9 @@ class ServiceSettings(BaseSettings):
         3.0,
         gt=0,
         le=120,
-        description="Limit for verifying one distinct answer; past it the item reports "
-        "'timeout' (a worker stuck in C code is killed and replaced).",
+        description="CPU time for verifying one distinct answer; past it the item reports "
+        "'timeout' (a worker stuck in C code is killed after 2.5x this in wall time and "
+        "replaced).",
     )
     max_items: int = Field(16384, ge=1, le=1_000_000, description="Most items in one request.")
     max_response_chars: int = Field(

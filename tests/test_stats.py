@@ -163,3 +163,21 @@ def test_statistics_keep_short_answers_whatever_the_model_writes() -> None:
         assert all(len(answer) <= ANSWER_CHARS_KEPT for answer in step["answers"])
     assert all(len(item["response"]) <= RESPONSE_CHARS_KEPT for item in snapshot["latest"])
     assert len(orjson.dumps(snapshot)) < 100_000  # what /stats sends stays small
+
+
+def test_report_step_axes_show_whole_steps(results, tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.pyplot as plt
+
+    from reward_service.report import write_report
+
+    path = tmp_path / "stats.jsonl"
+    recorder = StatsRecorder(jsonl_path=path)
+    for step in (3, 4, 5):
+        recorder.record(results, BATCH, step, 1.0)
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    write_report(path, tmp_path / "report.png")
+    (figure,) = figures
+    for axis in figure.axes:
+        ticks = [tick for tick in axis.get_xticks() if 3 <= tick <= 5]
+        assert ticks and all(float(tick).is_integer() for tick in ticks)
