@@ -186,6 +186,13 @@ class ScoringPool:
             self._pool.stop()
             self._pool.join()
 
+    def check(self) -> bool:
+        """Whether the pool accepts work; a pool found broken starts being replaced (call
+        it from the event loop: the health check does, so a broken pool heals unasked)."""
+        if self._rebuilding is None and not self._pool.active:
+            self._replace_broken_pool(self._pool)
+        return self.active
+
     def _replace_broken_pool(self, broken: pebble.ProcessPool) -> None:
         """Start replacing ``broken`` (once); work is refused until the new pool is ready."""
         if self._rebuilding is not None or broken is not self._pool:

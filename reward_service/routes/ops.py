@@ -12,10 +12,10 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def health(request: Request, response: Response) -> HealthResponse:
-    """Ready (200) only while the scoring pool is up."""
+    """Ready (200) only while the scoring pool is up; a broken pool starts being replaced."""
     state = request.app.state
     pool = state.scorer.pool
-    ready = pool.active
+    ready = pool.check()
     if not ready:
         response.status_code = 503
     return HealthResponse(
