@@ -45,6 +45,9 @@ async def _unless_client_leaves(request: Request, work: Awaitable[Result]) -> Re
     gone = asyncio.ensure_future(_disconnected(request))
     try:
         await asyncio.wait({scoring, gone}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # this request itself is cancelled (shutdown): so is its work
+        scoring.cancel()
+        raise
     finally:
         gone.cancel()
     if not scoring.done():
