@@ -56,12 +56,18 @@ class PoolUnavailable(RuntimeError):
 
 _WORKER_REWARD: MultiSignalMathReward | None = None
 _WORKER_ITEM_TIMEOUT_S = 0.0
+_WORKER_MEMORY_BYTES = 0
+MEMORY_PEAK_SHARE = 0.9
+"""A verification whose resident memory peaked past this share of the worker's limit is
+not trusted: math-verify catches the MemoryError inside its grader and answers "not
+equal", so the peak is how the worker sees that it ran out of memory."""
 
 
 def _init_worker(memory_mb: int, item_timeout_s: float, max_answer_chars: int) -> None:
     """Cap the worker's address space and build its reward (no in-process alarm of its own)."""
-    global _WORKER_REWARD, _WORKER_ITEM_TIMEOUT_S
+    global _WORKER_REWARD, _WORKER_ITEM_TIMEOUT_S, _WORKER_MEMORY_BYTES
     limit = memory_mb * 1024 * 1024
+    _WORKER_MEMORY_BYTES = limit
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     # The soft deadline below replaces math-verify's alarm, so its "timeout disabled"
     # and "timeout during parsing" warnings would only be noise in the service log.
@@ -93,11 +99,41 @@ def _cpu_deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGPROF, previous)
 
 
+def _reset_peak_memory() -> None:
+    """Start a new resident-memory high-water mark (Linux: ``/proc/self/clear_refs``)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def _peak_memory_bytes() -> int:
+    """The resident-memory high-water mark since the last reset (0 where unknown)."""
+    with contextlib.suppress(OSError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _ran_out_of_memory(outcome: VerifyOutcome) -> VerifyOutcome:
+    """``outcome``, or an error if it is "not equal" from a verification that ran out of
+    memory (swallowed inside math-verify): never a cacheable verdict."""
+    peak = _peak_memory_bytes()
+    if outcome.equal or outcome.status != "ok" or peak < MEMORY_PEAK_SHARE * _WORKER_MEMORY_BYTES:
+        return outcome
+    return VerifyOutcome(
+        False,
+        "error",
+        f"verification ran out of memory (peak {peak >> 20} MiB of the "
+        f"{_WORKER_MEMORY_BYTES >> 20} MiB limit)",
+    )
+
+
 def _verify_one(pred: str | None, ground_truth: str) -> tuple[VerifyOutcome, float]:
     started = time.process_time()
+    _reset_peak_memory()
     try:
         with _cpu_deadline(_WORKER_ITEM_TIMEOUT_S):
-            outcome = _worker_reward().verify(pred, ground_truth)
+            outcome = _ran_out_of_memory(_worker_reward().verify(pred, ground_truth))
     except TimeoutException:
         outcome = timed_out(_WORKER_ITEM_TIMEOUT_S)
     return outcome, time.process_time() - started

@@ -264,3 +264,23 @@ def test_work_of_a_client_that_left_is_dropped_and_counted() -> None:
         verified = metric(url, "reward_item_verify_seconds_count")
     assert verified < len(slow_items)  # the queued verifications never ran
     assert waited < 30
+
+
+# --- 6. a verification that ran out of memory --------------------------------------------
+
+
+def test_running_out_of_memory_is_an_error_never_a_cached_not_equal() -> None:
+    """math-verify swallows the MemoryError and says "not equal"; the worker's memory peak
+    gives it away, and the verdict is neither ``ok`` nor cached."""
+    body = item("(x+1)^{100000}", "(x^2+2x+1)^{50000}")
+    settings = ServiceSettings(workers=1, worker_memory_mb=400, item_timeout_s=30)
+    with serve_in_thread(create_app(settings)) as url:
+        first = httpx.post(f"{url}/score", json=body, timeout=120).json()["results"][0]
+        again = httpx.post(f"{url}/score", json=body, timeout=120).json()["results"][0]
+        verified = metric(url, "reward_cache_misses_total")
+        fine = httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=60).json()
+    for result in (first, again):
+        assert (result["status"], result["verify"]) == ("error", 0)
+        assert "ran out of memory" in result["error"]
+    assert verified == 2  # verified twice: an error is never a cached verdict
+    assert fine["results"][0]["status"] == "ok"  # the worker is still usable
