@@ -22,6 +22,7 @@ import resource
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 import pebble
@@ -153,6 +154,15 @@ def analyze_chunk(responses: Sequence[str]) -> list[ResponseAnalysis]:
 def _warm_up() -> bool:
     """Worker task: one real verification, so lazy parser set-up happens before traffic."""
     return _worker_reward().verify("\\frac{1}{2}", "0.5").equal
+
+
+def _pool_failure(exc: Exception, pool: pebble.ProcessPool) -> bool:
+    """Whether ``exc`` says the pool is broken, rather than that this task failed (a task's
+    own errors come from its worker, with the worker's ``traceback`` attached; its death
+    is ``ProcessExpired``; its hard limit ``TimeoutError``)."""
+    if not pool.active or isinstance(exc, BrokenProcessPool):
+        return True
+    return type(exc) is RuntimeError and not hasattr(exc, "traceback")
 
 
 def _chunks(items: Sequence[Item], chunk_size: int) -> list[Sequence[Item]]:
@@ -338,7 +348,7 @@ class ScoringPool:
         try:
             return await self._submit(function, (chunk,), wall_limit_s(chunk))
         except Exception as exc:
-            if not pool.active:  # the pool itself broke, not this chunk
+            if _pool_failure(exc, pool):  # the pool itself broke, not this chunk
                 self._replace_broken_pool(pool)
                 raise PoolUnavailable("the scoring pool broke and is being replaced") from exc
             self._note_failure(exc)

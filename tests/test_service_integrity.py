@@ -78,14 +78,16 @@ def test_a_dead_fork_server_never_turns_into_zeros() -> None:
             response = httpx.post(f"{service.url}/score", json=body, timeout=60)
             statuses.append(response.status_code)
             if response.status_code == 200:
-                scored.append([(r["status"], r["verify"]) for r in response.json()["results"]])
+                results = response.json()["results"]
+                scored.append([(r["status"], r["verify"], r["error"]) for r in results])
                 healthy_after_a_score = httpx.get(f"{service.url}/health").status_code == 200
             else:
                 assert response.status_code == 503 and "Retry-After" in response.headers
             time.sleep(0.5)
         workers_after = len(_forkserver(service).children())
     assert healthy_after_a_score
-    assert scored and all(s == [("ok", 1), ("ok", 0)] for s in scored)  # never made-up zeros
+    expected = [("ok", 1, None), ("ok", 0, None)]
+    assert scored and all(s == expected for s in scored), scored  # never made-up zeros
     assert workers_after == 2
 
 
