@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from reward_service import __version__
 from reward_service.admission import RETRY_AFTER_S, InFlightLimit, Overloaded
 from reward_service.batch import open_batch_scorer
-from reward_service.metrics import ScoreRequestCounter, ServiceMetrics
+from reward_service.metrics import CLIENT_CLOSED_REQUEST, ScoreRequestCounter, ServiceMetrics
 from reward_service.pool import PoolUnavailable
 from reward_service.routes import openrlhf, ops, score, stats
 from reward_service.routes.score import ClientDisconnected
@@ -26,7 +26,6 @@ from reward_service.stats import StatsRecorder
 
 logger = logging.getLogger("reward_service")
 
-CLIENT_CLOSED_REQUEST = 499
 SWAGGER_UI = "/static/swagger-ui"
 """swagger-ui-dist from the npm registry, vendored with its licence (static/swagger-ui)."""
 

@@ -50,13 +50,18 @@ ScorerVersion = Annotated[str, Depends(_scorer_version)]
 InFlight = Annotated[InFlightLimit, Depends(_in_flight)]
 
 
+def token_accepted(settings: ServiceSettings, given: str | None, prefix: str = "") -> bool:
+    """Whether ``given`` is ``prefix`` + the configured token (always, when none is set),
+    compared in constant time."""
+    if settings.api_token is None:
+        return True
+    expected = f"{prefix}{settings.api_token.get_secret_value()}".encode()
+    return hmac.compare_digest((given or "").encode(), expected)
+
+
 def _require_token(request: Request, settings: Settings) -> None:
     """Refuse the request unless it carries the configured bearer token."""
-    if settings.api_token is None:
-        return
-    expected = f"Bearer {settings.api_token.get_secret_value()}".encode()
-    given = request.headers.get("authorization", "").encode()
-    if not hmac.compare_digest(given, expected):
+    if not token_accepted(settings, request.headers.get("authorization"), prefix="Bearer "):
         raise HTTPException(
             401,
             "missing or wrong 'Authorization: Bearer <token>' header",

@@ -7,6 +7,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reward_service.batch import BatchReport
 
+CLIENT_CLOSED_REQUEST = 499
+"""nginx's "client closed request": the client went away before its answer was sent."""
+
 _BATCH_SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 _ITEM_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30)
 
@@ -98,7 +101,7 @@ class ScoreRequestCounter:
             await self.app(scope, receive, remember_status)
         except BaseException as exc:
             if not isinstance(exc, Exception):  # cancelled: the client disconnected
-                status["code"] = 499
+                status["code"] = CLIENT_CLOSED_REQUEST
             raise
         finally:
             scope["app"].state.metrics.requests.labels(str(status["code"])).inc()

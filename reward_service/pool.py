@@ -267,10 +267,9 @@ class ScoringPool:
         Raises:
             PoolUnavailable: the pool broke; nothing was analyzed.
         """
-        one_item = self.item_timeout_s * WALL_PER_CPU_S + CHUNK_GRACE_S
 
         def wall_limit_s(chunk: Sequence[str]) -> float:
-            return one_item + ANALYSIS_S_PER_MB * sum(map(len, chunk)) / 1e6
+            return self._one_item_wall_s + ANALYSIS_S_PER_MB * sum(map(len, chunk)) / 1e6
 
         return await self.map(
             analyze_chunk, responses, self._chunk_size(responses, 512), wall_limit_s
@@ -291,6 +290,11 @@ class ScoringPool:
             self._chunk_size(pairs, 16),
             lambda chunk: len(chunk) * per_item + CHUNK_GRACE_S,
         )
+
+    @property
+    def _one_item_wall_s(self) -> float:
+        """The wall-clock limit of a one-item chunk."""
+        return self.item_timeout_s * WALL_PER_CPU_S + CHUNK_GRACE_S
 
     def _chunk_size(self, items: Sequence[Any], largest: int) -> int:
         """About four chunks per worker, so the work spreads evenly."""
@@ -322,8 +326,7 @@ class ScoringPool:
         Raises:
             PoolUnavailable: the pool broke; its replacement has been started.
         """
-        one_item = self.item_timeout_s * WALL_PER_CPU_S + CHUNK_GRACE_S
-        wall_limit_s = wall_limit_s or (lambda chunk: one_item)
+        wall_limit_s = wall_limit_s or (lambda chunk: self._one_item_wall_s)
         per_chunk = await asyncio.gather(
             *(
                 self._run_chunk(function, chunk, wall_limit_s)

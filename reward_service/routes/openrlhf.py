@@ -10,7 +10,6 @@ service has a token it goes in the URL: ``.../openrlhf/get_reward?token=...``.
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import Annotated
 
@@ -18,15 +17,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from reward_service.batch import BatchItem
-from reward_service.deps import InFlight, Metrics, Scorer, Settings, Stats
+from reward_service.deps import InFlight, Metrics, Scorer, Settings, Stats, token_accepted
 from reward_service.routes.score import record_scored
 
 
 def _token_in_query(settings: Settings, token: Annotated[str | None, Query()] = None) -> None:
-    if settings.api_token is None:
-        return
-    expected = settings.api_token.get_secret_value().encode()
-    if not hmac.compare_digest((token or "").encode(), expected):
+    if not token_accepted(settings, token):
         raise HTTPException(401, "missing or wrong '?token=' in the reward URL")
 
 
