@@ -18,9 +18,9 @@ import statistics
 import threading
 import time
 
+from reward_service.bench.local_server import ServiceProcess
+from reward_service.bench.workload import grpo_step
 from reward_service.client import RewardClient
-from reward_service.local_server import ServiceProcess
-from reward_service.workload import grpo_step
 from trainer.micro_batcher import MicroBatcher
 
 WORKERS = 8

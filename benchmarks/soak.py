@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 import httpx
 import psutil
 
-from reward_service.local_server import ServiceProcess
+from reward_service.bench.local_server import ServiceProcess
+from reward_service.bench.workload import grpo_step
 from reward_service.scoring import compute_score
-from reward_service.workload import grpo_step
 
 SIGNALS = ("score", "verify", "format", "reflect", "pred", "status")
 MAX_ATTEMPTS = 30

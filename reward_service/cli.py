@@ -139,7 +139,7 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output")] = Path("report.png"),
 ) -> None:
     """Plot the service's statistics file (REWARD_SERVICE_STATS_FILE) as a PNG."""
-    from reward_service.report import write_report
+    from reward_service.stats.report import write_report
 
     try:
         write_report(stats, output, on_bad_line=lambda line: console.print(f"[yellow]{line}"))
@@ -171,9 +171,9 @@ def bench(
 ) -> None:
     """Benchmark the service over HTTP against verl's naive per-item loop, side by side:
     whole GRPO steps, then streaming traffic from 8 clients (verl's reward workers)."""
-    from reward_service.benchmark import print_table, run_benchmark
+    from reward_service.bench.streaming import print_stream_table, run_streaming_benchmark
+    from reward_service.bench.whole_step import print_table, run_benchmark
     from reward_service.settings import ServiceSettings
-    from reward_service.streaming_benchmark import print_stream_table, run_streaming_benchmark
 
     wide = Console(width=150)  # tables stay readable when written to a file
     if steps:

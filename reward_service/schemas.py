@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 
 from reward_service.scoring import ScoreResult, Weight
 
@@ -50,6 +59,17 @@ class ScoreItemIn(BaseModel):
     data_source: StrictStr | None = Field(None, description="Where the example came from.")
     extra_info: dict[str, Any] | None = Field(
         None, description="Per-item data; 'reward_weights' here overrides the weights."
+    )
+    group: StrictStr | None = Field(
+        None,
+        max_length=256,
+        description="The prompt's group: responses sampled for one prompt share it (verl's uid).",
+    )
+    response_tokens: StrictInt | None = Field(
+        None, ge=0, description="The response's length in tokens, as the trainer counted it."
+    )
+    truncated: StrictBool | None = Field(
+        None, description="Whether the trainer cut the response at its length limit."
     )
 
 

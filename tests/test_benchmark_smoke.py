@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from reward_service.benchmark import print_table, run_benchmark
+from reward_service.bench.whole_step import print_table, run_benchmark
 
 
 def test_benchmark_produces_its_table() -> None:

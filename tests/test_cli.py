@@ -10,8 +10,8 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from reward_service.bench.local_server import ServiceProcess
 from reward_service.cli import app
-from reward_service.local_server import ServiceProcess
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
 from tests.service_process import ONE_WORKER
@@ -81,7 +81,7 @@ def test_serve_command_runs_and_stops_cleanly() -> None:
 
 
 def test_a_dead_service_leaves_the_output_file_alone(tmp_path: Path) -> None:
-    from reward_service.local_server import free_port
+    from reward_service.bench.local_server import free_port
 
     rollouts = _write_rows(tmp_path / "rollouts.jsonl")
     output = tmp_path / "scored.jsonl"

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from reward_service.app import create_app
+from reward_service.bench.local_server import free_port, serve_in_thread
 from reward_service.client import RewardClient, RewardRequestRejected, RewardServiceUnavailable
-from reward_service.local_server import free_port, serve_in_thread
 from reward_service.scoring import compute_score
 from reward_service.settings import ServiceSettings
 from tests.conftest import make_response

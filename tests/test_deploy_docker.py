@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from reward_service.local_server import ServiceProcess, free_port
+from reward_service.bench.local_server import ServiceProcess, free_port
 from reward_service.settings import ENV_PREFIX, ServiceSettings
 from tests.conftest import make_response
 

@@ -34,7 +34,7 @@ def test_the_wheel_carries_metadata_version_types_and_assets(tmp_path: Path) -> 
     assert metadata["Requires-Python"] == ">=3.11"
     for asset in (
         "reward_service/py.typed",
-        "reward_service/static/dashboard.html",
+        "reward_service/stats/dashboard.html",
         "reward_service/static/chart.umd.min.js",
         "reward_service/static/swagger-ui/swagger-ui-bundle.js",
         "reward_service/static/swagger-ui/LICENSE",

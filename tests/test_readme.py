@@ -22,6 +22,6 @@ def _command_after(marker: str) -> str:
 def test_exactly_two_setup_commands() -> None:
     assert len(re.findall(r"<!-- (main|test)-command -->", README)) == 2
     assert _command_after("main-command").endswith("reward-service serve")
-    assert _command_after("test-command").endswith("python -m pytest")
+    assert _command_after("test-command") == "bash .ci/setup && bash .ci/test"
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in ci

@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 from reward_service.app import create_app
-from reward_service.local_server import serve_in_thread
+from reward_service.bench.local_server import serve_in_thread
+from reward_service.bench.workload import PATHOLOGICAL_ANSWERS, grpo_step
 from reward_service.settings import ServiceSettings
-from reward_service.workload import PATHOLOGICAL_ANSWERS, grpo_step
 from tests.conftest import SERVICE_SETTINGS, make_response
 from tests.service_process import worker_pids
 

@@ -20,7 +20,7 @@ import pytest
 
 from reward_service import batch
 from reward_service.app import create_app
-from reward_service.local_server import ServiceProcess, serve_in_thread
+from reward_service.bench.local_server import ServiceProcess, serve_in_thread
 from reward_service.settings import ServiceSettings
 from tests.conftest import make_response
 

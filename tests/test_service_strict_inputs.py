@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import orjson
 import pytest
 
 from reward_service.app import create_app
-from reward_service.local_server import serve_in_thread
+from reward_service.bench.local_server import serve_in_thread
 from reward_service.settings import ServiceSettings
 from tests.conftest import make_response
 
@@ -66,15 +65,6 @@ def test_numeric_labels_keep_every_digit(service_url: str, number: bytes, text: 
     for body in (bare, batch):
         (result,) = post(service_url, body).json()["results"]
         assert (result["verify"], result["pred"]) == (1, text)
-
-
-def test_trainer_labels_keep_every_digit() -> None:
-    from trainer.reward_items import label_of
-
-    labels = [np.float64(0.00001), np.float64(1e16), 123456789012345678901234567890]
-    assert [label_of({"ground_truth": label}) for label in labels] == [t for _, t in EXACT_LABELS]
-    with pytest.raises(ValueError, match="not bool"):
-        label_of({"ground_truth": np.bool_(True)})
 
 
 SCHEMA_VIOLATIONS = [

@@ -93,12 +93,13 @@ def test_stats_endpoint_after_scoring(client: httpx.Client) -> None:
     assert client.get("/stats", params={"limit": 0}).status_code == 422
 
 
+@pytest.mark.report
 def test_png_report(results, tmp_path: Path) -> None:
     from PIL import Image
     from typer.testing import CliRunner
 
     from reward_service.cli import app
-    from reward_service.report import DPI, FIGURE_SIZE_IN
+    from reward_service.stats.report import DPI, FIGURE_SIZE_IN
 
     path = tmp_path / "stats.jsonl"
     recorder = StatsRecorder(jsonl_path=path)
@@ -112,6 +113,7 @@ def test_png_report(results, tmp_path: Path) -> None:
         assert len(image.convert("L").getcolors(256)) > 10  # drawn, not blank
 
 
+@pytest.mark.report
 def test_report_refuses_an_empty_file(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -130,6 +132,7 @@ def test_unwritable_stats_file_fails_at_start(tmp_path: Path) -> None:
         StatsRecorder(jsonl_path=blocker / "stats.jsonl")
 
 
+@pytest.mark.report
 def test_report_skips_and_names_a_malformed_line(results, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -165,10 +168,11 @@ def test_statistics_keep_short_answers_whatever_the_model_writes() -> None:
     assert len(orjson.dumps(snapshot)) < 100_000  # what /stats sends stays small
 
 
+@pytest.mark.report
 def test_report_step_axes_show_whole_steps(results, tmp_path: Path, monkeypatch) -> None:
     import matplotlib.pyplot as plt
 
-    from reward_service.report import write_report
+    from reward_service.stats.report import write_report
 
     path = tmp_path / "stats.jsonl"
     recorder = StatsRecorder(jsonl_path=path)

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from reward_service.deps import RequireToken, Stats
 
 STATIC_DIR = Path(__file__).parents[1] / "static"
+DASHBOARD_PAGE = Path(__file__).parents[1] / "stats" / "dashboard.html"
 
 router = APIRouter(tags=["statistics"])
 
@@ -33,4 +34,4 @@ async def dashboard() -> FileResponse:
     The page holds no data of its own: it asks for the token when ``/stats`` needs one
     and sends it with its own requests.
     """
-    return FileResponse(STATIC_DIR / "dashboard.html", media_type="text/html")
+    return FileResponse(DASHBOARD_PAGE, media_type="text/html")

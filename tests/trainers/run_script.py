@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-SCRIPT = Path(__file__).parents[1] / "trainer" / "run_h100_multisignal.sh"
+SCRIPT = Path(__file__).parents[2] / "trainer" / "run_h100_multisignal.sh"
 
 
 def composed(*overrides: str, **env: str) -> DictConfig:

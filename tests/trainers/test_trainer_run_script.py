@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.run_script import SCRIPT, composed
+from tests.trainers.run_script import SCRIPT, composed
 from trainer.model_loading import config_problems
 from trainer.preflight import reward_manager_problems
 from trainer.verl_config import verl_validation_problems
@@ -89,7 +89,7 @@ def test_token_budgets_are_the_measured_ones(config) -> None:
     assert actor_rollout_ref.model.use_fused_kernels is True
     assert actor_rollout_ref.actor.entropy_from_logits_with_chunking is True
     assert actor_rollout_ref.actor.entropy_checkpointing is True
-    measured = (Path(__file__).parents[1] / "benchmarks" / "MEMORY.md").read_text()
+    measured = (Path(__file__).parents[2] / "benchmarks" / "MEMORY.md").read_text()
     assert "| actor update" in measured and "8,192" in measured
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import trl
 
 from reward_service.integrations.trl import multisignal_reward_funcs
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
 from tests.service_process import scored_requests
 from tests.tiny_models import byte_level_tokenizer, tiny_qwen2
-
-trl = pytest.importorskip("trl")
 
 ANSWERS = ["12.8", "12", "\\frac{64}{5}", "7"]
 VERDICTS = ["The answer is correct.", "The answer is wrong.", "The answer is wrong.", "Fine."]

@@ -21,10 +21,10 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from reward_service.local_server import ServiceProcess
+from reward_service.bench.local_server import ServiceProcess
+from reward_service.bench.workload import grpo_step
 from reward_service.scoring import MultiSignalMathReward
 from reward_service.settings import ENV_PREFIX
-from reward_service.workload import grpo_step
 
 CLIENTS = 8
 """verl's default ``reward.num_workers``."""

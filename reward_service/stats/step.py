@@ -1,27 +1,17 @@
-"""Per-step reward statistics: signal means, format failures, answers, reflection calibration.
+"""One step's reward statistics as counts: signal sums, format failures, answers, calibration.
 
-The service records every scored batch. Batches that carry the same trainer ``step``
-(the micro-batches of one GRPO step) merge into one :class:`StepStats`; untagged batches
-are numbered. Everything is kept as counts, so merging is addition and the JSONL file
-(one line per batch) can be re-aggregated by the report exactly as the service does.
+Everything is kept as counts, so merging batches of one step is addition, and the JSONL
+file (one line per batch) is re-aggregated by the report exactly as the service does.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
-
 from reward_service.scoring import FORMAT_RULES, ScoreResult
-
-logger = logging.getLogger("reward_service.stats")
 
 SIGNALS = ("verify", "format", "reflect", "score")
 CALIBRATION_CELLS = tuple(
@@ -37,7 +27,7 @@ RESPONSE_CHARS_KEPT = 2000
 """The end of each latest response kept for the dashboard."""
 
 
-def _latest_entry(step: int, response: str, result: ScoreResult) -> dict[str, Any]:
+def latest_entry(step: int, response: str, result: ScoreResult) -> dict[str, Any]:
     """A scored response for the dashboard: its end, its breakdown, its answer shortened."""
     entry = {"step": step, "response": response[-RESPONSE_CHARS_KEPT:], **result.to_dict()}
     if result.pred is not None:
@@ -162,96 +152,3 @@ def merge_by_step(batches: Iterable[StepStats]) -> list[StepStats]:
         else:
             steps[batch.step] = StepStats.from_dict(batch.to_dict())
     return [steps[step] for step in sorted(steps)]
-
-
-def read_jsonl(path: Path, on_bad_line: Callable[[str], None] = lambda _: None) -> list[StepStats]:
-    """The batches a service appended to ``path``, merged per step.
-
-    A line that is not a batch (cut off by a crash, edited by hand) is skipped and described
-    to ``on_bad_line`` as ``path:line: reason``.
-    """
-    batches = []
-    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            batches.append(StepStats.from_dict(orjson.loads(line)))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            on_bad_line(
-                f"{path}:{number}: skipped, not a statistics line ({type(exc).__name__}: {exc})"
-            )
-    return merge_by_step(batches)
-
-
-class StatsRecorder:
-    """Keeps the last ``max_steps`` steps and the latest scored responses, thread-safe.
-
-    Args:
-        max_steps: steps kept in memory (older ones are dropped; the JSONL keeps all).
-        latest_items: responses kept for the dashboard's "latest" table.
-        jsonl_path: when set, every batch is appended there as one JSON line.
-        on_write_failure: called when appending to ``jsonl_path`` fails (the failure is
-            logged and the batch still counted in memory: a side file never fails scoring).
-
-    Raises:
-        OSError: ``jsonl_path`` cannot be created (at start-up).
-    """
-
-    def __init__(
-        self,
-        max_steps: int = 1000,
-        latest_items: int = 8,
-        jsonl_path: Path | None = None,
-        on_write_failure: Callable[[], None] = lambda: None,
-    ) -> None:
-        self._steps: deque[StepStats] = deque(maxlen=max_steps)
-        self._latest: deque[dict[str, Any]] = deque(maxlen=latest_items)
-        self._jsonl_path = jsonl_path
-        self._on_write_failure = on_write_failure
-        self._lock = threading.Lock()
-        if jsonl_path is not None:  # an unwritable path fails at start-up, not per request
-            jsonl_path.parent.mkdir(parents=True, exist_ok=True)
-            jsonl_path.touch()
-
-    def record(
-        self,
-        results: Sequence[ScoreResult],
-        responses: Sequence[str],
-        step: int | None,
-        latency_ms: float,
-    ) -> StepStats:
-        """Count one scored batch; ``step`` None numbers it after the last step."""
-        with self._lock:
-            if step is None:
-                step = self._steps[-1].step + 1 if self._steps else 0
-            batch = StepStats.of_batch(step, results, latency_ms, time.time())
-            if self._steps and self._steps[-1].step == step:
-                self._steps[-1].merge(batch)
-            else:
-                self._steps.append(StepStats.from_dict(batch.to_dict()))
-            for response, result in list(zip(responses, results, strict=True))[
-                -self._latest.maxlen :
-            ]:
-                self._latest.append(_latest_entry(step, response, result))
-            if self._jsonl_path is not None:
-                self._append(batch)
-            return batch
-
-    def _append(self, batch: StepStats) -> None:
-        try:
-            with self._jsonl_path.open("ab") as sink:  # type: ignore[union-attr]
-                sink.write(orjson.dumps(batch.to_dict()) + b"\n")
-        except OSError as exc:
-            logger.error("could not append step %d to %s: %s", batch.step, self._jsonl_path, exc)
-            self._on_write_failure()
-
-    def snapshot(self, limit: int | None = None) -> dict[str, Any]:
-        """The kept steps (the last ``limit``) and the latest responses, JSON-ready."""
-        with self._lock:
-            steps = list(self._steps)[-limit:] if limit else list(self._steps)
-            return {
-                "steps": [stats.to_dict() for stats in steps],
-                "latest": list(self._latest),
-                "format_rules": list(FORMAT_RULES),
-                "calibration_cells": list(CALIBRATION_CELLS),
-            }

@@ -1,7 +1,7 @@
 """The verl HTTP reward manager, loaded by verl itself, against a live service.
 
 Rows are built the way verl 0.9.1's agent loop builds the one-sample DataProto it hands
-to ``run_single`` (``tests/verl_rows.py``); the step travels in ``non_tensor_batch``.
+to ``run_single`` (``tests/trainers/verl_rows.py``); the step travels in ``non_tensor_batch``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import pytest
 from verl import DataProto
 from verl.trainer.ppo.reward import load_reward_manager
 
+from reward_service.bench.local_server import ServiceProcess, free_port
 from reward_service.client import RewardRequestRejected, RewardServiceUnavailable
-from reward_service.local_server import ServiceProcess, free_port
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
-from tests.run_script import composed
 from tests.service_process import ONE_WORKER, scored_requests
 from tests.tiny_models import byte_level_tokenizer
-from tests.verl_rows import agent_loop_row, dataset_row
+from tests.trainers.run_script import composed
+from tests.trainers.verl_rows import agent_loop_row, dataset_row
 from trainer.reward_items import reward_extra_info
 
 ANSWERS = ["12.8", "12", "\\frac{64}{5}", "9.1", "12.8"]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from reward_service.local_server import ServiceProcess, free_port
-from tests.run_script import SCRIPT, composed
+from reward_service.bench.local_server import ServiceProcess, free_port
 from tests.service_process import ONE_WORKER
+from tests.trainers.run_script import SCRIPT, composed
 from trainer.data import pi1_rows, write_parquet
 from trainer.preflight import NO_CUDA, preflight_problems, run_path_problems, service_problems
 

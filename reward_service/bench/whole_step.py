@@ -1,7 +1,7 @@
 """Benchmark: the service end to end over HTTP against verl's naive per-item loop.
 
 Both sides run on this machine, one after the other, on the same synthetic steps
-(:mod:`reward_service.workload`); the service runs as its own process, as in training.
+(:mod:`reward_service.bench.workload`); the service runs as its own process, as in training.
 The naive loop is what verl's default reward manager does: ``compute_score`` for each
 response, in the trainer's process. It is measured on a sample of the step holding the
 step's share of pathological answers, and reported as items per second.
@@ -22,10 +22,10 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from reward_service.local_server import ServiceProcess
+from reward_service.bench.local_server import ServiceProcess
+from reward_service.bench.workload import PATHOLOGICAL_ANSWERS, WorkloadItem, grpo_step
 from reward_service.scoring import MultiSignalMathReward
 from reward_service.settings import ENV_PREFIX, ServiceSettings
-from reward_service.workload import PATHOLOGICAL_ANSWERS, WorkloadItem, grpo_step
 
 
 @dataclass(frozen=True)

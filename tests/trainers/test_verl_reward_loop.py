@@ -15,12 +15,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from reward_service.local_server import ServiceProcess, free_port
+from reward_service.bench.local_server import ServiceProcess, free_port
 from tests.conftest import make_response
-from tests.run_script import composed
 from tests.service_process import ONE_WORKER
 from tests.tiny_models import byte_level_tokenizer
-from tests.verl_rows import dataset_row, sample_kwargs, score_through_agent_loop
+from tests.trainers.run_script import composed
+from tests.trainers.verl_rows import dataset_row, sample_kwargs, score_through_agent_loop
 
 ray = pytest.importorskip("ray")
 tq = pytest.importorskip("transfer_queue")

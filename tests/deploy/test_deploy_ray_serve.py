@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reward_service.local_server import free_port
+from reward_service.bench.local_server import free_port
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")

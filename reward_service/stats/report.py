@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from reward_service.stats import CALIBRATION_CELLS, SIGNALS, StepStats, read_jsonl
+from reward_service.stats.jsonl import read_jsonl
+from reward_service.stats.step import CALIBRATION_CELLS, SIGNALS, StepStats
 
 FIGURE_SIZE_IN = (14, 9)
 DPI = 100
