@@ -16,7 +16,6 @@ from pydantic import (
     Field,
     Strict,
     StrictBool,
-    StrictInt,
     StrictStr,
 )
 
@@ -34,7 +33,8 @@ def _whole_number(value: Any) -> Any:
     return int(value)
 
 
-Step = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_whole_number)]
+WholeNumber = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_whole_number)]
+"""A count or a step: JSON's ``5`` and ``5.0``, not ``-1``, ``5.5``, ``"5"`` or ``true``."""
 
 
 class WeightsIn(BaseModel):
@@ -65,7 +65,7 @@ class ScoreItemIn(BaseModel):
         max_length=256,
         description="The prompt's group: responses sampled for one prompt share it (verl's uid).",
     )
-    response_tokens: StrictInt | None = Field(
+    response_tokens: WholeNumber | None = Field(
         None, ge=0, description="The response's length in tokens, as the trainer counted it."
     )
     truncated: StrictBool | None = Field(
@@ -80,7 +80,7 @@ class ScoreRequest(BaseModel):
 
     items: list[ScoreItemIn] = Field(min_length=1)
     weights: WeightsIn | None = None
-    step: Step | None = Field(None, description="The trainer's global step.")
+    step: WholeNumber | None = Field(None, description="The trainer's global step.")
 
 
 class ScoreResponse(BaseModel):
