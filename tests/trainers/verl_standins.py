@@ -221,6 +221,7 @@ class StandInWorkerGroup:
         missing = sorted(set(needed) - set(data.keys()))
         if missing:
             raise KeyError(f"the actor update would read {missing}, which the batch lacks")
+        # verl's trainer logs the update's metrics and always pops "mfu" from them
         return tu.get_tensordict({}, non_tensor_dict={"metrics": {"mfu": 0.0}})
 
     def update_weights(self, global_steps: int | None = None, mode: str = "auto") -> Any:
@@ -271,7 +272,8 @@ class StandInSyncTrainer(PPOTrainerSync):
 
 @ray.remote
 class StandInTaskRunner(TaskRunnerV1.__ray_actor_class__):  # type: ignore[name-defined,misc]
-    """verl's ``TaskRunnerV1``, with trainer mode ``sync`` building :class:`StandInSyncTrainer`."""
+    """verl's ``TaskRunnerV1`` (the class under its ``@ray.remote``), with trainer mode
+    ``sync`` building :class:`StandInSyncTrainer`; ``run`` is verl's."""
 
     def __init__(self) -> None:
         from verl.trainer.ppo.v1 import trainer_base
