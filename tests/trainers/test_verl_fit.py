@@ -19,6 +19,7 @@ step 2 and step 3 on any machine.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import statistics
 import tempfile
@@ -107,9 +108,10 @@ def kill_before_step_3(run: FitRun, service: ServiceProcess, server_name: str) -
             run.stats_before_kill = httpx.get(f"{service.url}/stats").json()["steps"]
             service.stop(signal.SIGKILL)
             run.killed_at = time.monotonic()
-            ray.get(server.release.remote())
-            return
+            break
         time.sleep(0.2)
+    if server is not None:  # released either way: a run never waits on the test
+        ray.get(server.release.remote())
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +162,12 @@ def fit_run() -> FitRun:
         killer.join(timeout=10)
         ray.shutdown()
         service.stop()
-    (log,) = (folder / "logs").rglob("*.jsonl")
-    run.logged = [json.loads(line) for line in log.read_text().splitlines()]
+        run.logged = [
+            json.loads(line)
+            for log in (folder / "logs").rglob("*.jsonl")
+            for line in log.read_text().splitlines()
+        ]
+        shutil.rmtree(folder, ignore_errors=True)
     return run
 
 
