@@ -30,7 +30,8 @@ def score_item(row: Any, tokenizer: Any, max_response_tokens: int) -> dict[str, 
     prompt's ``group`` (verl's per-prompt ``uid``, shared by the ``rollout.n`` samples),
     ``response_tokens`` (valid response tokens) and ``truncated`` (the response reached
     ``max_response_tokens``, the rollout's ``response_length``, where verl's agent loop and
-    vLLM cut it).
+    vLLM cut it; like verl's ``response_length/clip_ratio``, a response whose end-of-sequence
+    token falls exactly on the limit counts too).
     """
     length = valid_response_length(row)
     response = tokenizer.decode(row.batch["responses"][:length], skip_special_tokens=True)

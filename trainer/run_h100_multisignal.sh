@@ -49,9 +49,9 @@ GPU_MEMORY_UTILIZATION=${GPU_MEMORY_UTILIZATION:-0.5}
 MASTER_DTYPE=fp32
 [[ "${PURE_BF16:-0}" == 1 ]] && MASTER_DTYPE=bf16
 
-# Only settings verl 0.9.1's V1 trainer reads on this path; tests/trainers/test_trainer_run_script.py
-# refuses ones it ignores (the KL is the actor loss's, so algorithm.kl_ctrl is unused; bf16
-# compute with fp32 reduce and buffers is verl's FSDP default, so no mixed_precision block).
+# Only settings verl 0.9.1's V1 trainer reads on this path (test_trainer_run_script.py refuses
+# ones it ignores): the KL is the actor loss's, so no algorithm.kl_ctrl; bf16 compute with fp32
+# reduction and buffers is verl's FSDP default, so no mixed_precision block.
 ARGS=(
   algorithm.adv_estimator=grpo
   algorithm.use_kl_in_reward=False
