@@ -125,41 +125,37 @@ def fit_run() -> FitRun:
     )
 
     folder = Path(tempfile.mkdtemp(prefix="fit", dir="/tmp"))  # short: Ray's socket paths
+    server_name = f"standin_rollout_{uuid.uuid4().hex[:8]}"
+    env_vars = {  # one environment for every actor, so Ray's idle workers serve them all
+        "PYTHONPATH": str(ROOT),
+        "VERL_FILE_LOGGER_ROOT": str(folder / "logs"),
+        SERVER_NAME_VARIABLE: server_name,
+        HOLD_VARIABLE: str(4 * ROWS_PER_PHASE),  # validation, steps 1 and 2, validation
+    }
     service = ServiceProcess(env=ONE_WORKER).start()
     run = FitRun(url=service.url)
-    config = tiny_run_config(folder, service.url)
-    server_name = f"standin_rollout_{uuid.uuid4().hex[:8]}"
-    ray.init(
-        address="local",
-        num_cpus=6,
-        include_dashboard=False,
-        log_to_driver=False,
-        _temp_dir=str(folder / "ray"),
-        runtime_env={
-            "env_vars": {"PYTHONPATH": str(ROOT), "VERL_FILE_LOGGER_ROOT": str(folder / "logs")}
-        },
-    )
-    runner = StandInTaskRunner.options(
-        runtime_env={
-            "env_vars": {
-                "PYTHONPATH": str(ROOT),
-                "VERL_FILE_LOGGER_ROOT": str(folder / "logs"),
-                SERVER_NAME_VARIABLE: server_name,
-                HOLD_VARIABLE: str(4 * ROWS_PER_PHASE),  # validation, step 1, step 2, validation
-            }
-        }
-    )
     killer = threading.Thread(
         target=kill_before_step_3, args=(run, service, f"{server_name}_0"), daemon=True
     )
-    killer.start()
     try:
-        run_ppo(config, task_runner_class=runner)
-    except Exception as exc:  # the run is expected to stop; the tests say how
-        run.error = exc
-    finally:
+        config = tiny_run_config(folder, service.url)
+        ray.init(
+            address="local",
+            num_cpus=6,
+            include_dashboard=False,
+            log_to_driver=False,
+            _temp_dir=str(folder / "ray"),
+            runtime_env={"env_vars": env_vars},
+        )
+        killer.start()
+        try:
+            run_ppo(config, task_runner_class=StandInTaskRunner)
+        except Exception as exc:  # the run is expected to stop; the tests say how
+            run.error = exc
         run.stopped_at = time.monotonic()
-        killer.join(timeout=10)
+    finally:
+        if killer.is_alive():
+            killer.join(timeout=10)
         ray.shutdown()
         service.stop()
         run.logged = [
