@@ -13,9 +13,9 @@ trainer mode ``sync`` builds :class:`StandInSyncTrainer`, verl's ``PPOTrainerSyn
   the log-prob passes copy the rollout's log-probs, and the actor update checks that the
   batch holds what a PPO update reads, and trains nothing.
 
-Settings for one run come from the environment of the task runner (inherited by the
-actors it starts): :data:`SERVER_NAME_VARIABLE` names the server actor and
-:data:`HOLD_VARIABLE` holds the requests after the N-th until the test releases them.
+Settings for one run come from the environment of Ray's workers (the test's ``ray.init``
+sets it): :data:`SERVER_NAME_VARIABLE` names the server actor and :data:`HOLD_VARIABLE`
+holds the requests after the N-th until the test releases them.
 """
 
 from __future__ import annotations
