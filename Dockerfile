@@ -28,6 +28,7 @@ COPY reward_service ./reward_service
 COPY trainer ./trainer
 # verl[vllm] (through the gpu extra) pins vLLM and the CUDA build of torch it runs on;
 # flash-attn compiles against that torch, hence no build isolation and a second step.
+# Never the trl extra here: verl's model build fails with TRL importable beside it.
 RUN pip install ".[trainer]" "verl[vllm]>=0.9.1,<0.10" \
     && pip install --no-build-isolation ".[gpu]"
 ENTRYPOINT ["bash", "trainer/run_h100_multisignal.sh"]

@@ -1,9 +1,16 @@
 """Peak GPU memory of actor updates and log-prob passes on the Qwen2.5-Math-1.5B shape.
 
-verl-like bf16 path: packed (1, T) sequence, bf16 logits, verl's logprobs_from_logits_v2
+Plain path (default): packed (1, T) sequence, bf16 logits, verl's logprobs_from_logits_v2
 bf16 branch (log_softmax + gather) and entropy_from_logits (full softmax) or the fp32
 chunked entropy under checkpoint. fp32 masters + AdamW resident, bf16 autocast, gradient
-checkpointing, sdpa. Results: MEMORY.md beside this file. SMOKE=1 runs it tiny on a CPU.
+checkpointing, sdpa. Results: MEMORY.md beside this file.
+
+FUSED=1: verl's own fused path, as the run script configures it (use_fused_kernels=True,
+torch backend): verl's apply_monkey_patch replaces the model's forward, which returns
+log-probs and entropy computed from the hidden states in chunks, without the logits.
+Needs verl (pip install -e '.[trainer]').
+
+SMOKE=1 runs either tiny on a CPU.
 """
 
 import json
@@ -16,6 +23,7 @@ from torch.utils.checkpoint import checkpoint
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 SMOKE = os.environ.get("SMOKE") == "1"
+FUSED = os.environ.get("FUSED") == "1"
 dev = "cpu" if SMOKE else "cuda"
 if SMOKE:
     cfg = Qwen2Config(
@@ -57,6 +65,13 @@ def reset():
 
 
 torch.manual_seed(0)
+if FUSED:
+    from verl.models.transformers.monkey_patch import patch_forward_with_backends
+
+    # what verl's model build does with use_fused_kernels=True (class-wide: actor and ref)
+    patch_forward_with_backends(
+        Qwen2ForCausalLM(cfg), use_fused_kernels=True, fused_kernels_backend="torch"
+    )
 actor = Qwen2ForCausalLM(cfg).to(dev)
 actor.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 actor.config.use_cache = False
@@ -86,20 +101,25 @@ def ent_chunked(logits2d, chunk=2048):
     return torch.cat(out)
 
 
+def log_probs_and_entropy(ids, mode):
+    if mode == "fused":  # verl's patched forward: no logits are materialised
+        output = actor(input_ids=ids, return_dict=True)
+        return output.log_probs, output.entropy
+    logits = actor(input_ids=ids).logits  # bf16 (1, T, V)
+    if mode == "full":
+        return lp_v2_bf16(logits, ids), ent_full(logits)
+    return lp_v2_bf16(logits, ids), checkpoint(ent_chunked, logits[0], use_reentrant=False)
+
+
 def step(T, mode):
     ids = torch.randint(0, cfg.vocab_size, (1, T), device=dev)
     reset()
     t = time.perf_counter()
     with torch.autocast(dev, dtype=torch.bfloat16):
-        logits = actor(input_ids=ids).logits  # bf16 (1, T, V)
-    lp = lp_v2_bf16(logits, ids)
-    if mode == "full":
-        ent = ent_full(logits)
-    else:
-        ent = checkpoint(ent_chunked, logits[0], use_reentrant=False)
+        lp, ent = log_probs_and_entropy(ids, mode)
     loss = -lp.float().mean() - 0.001 * ent.float().mean()
     loss.backward()
-    del logits, lp, ent, loss
+    del lp, ent, loss
     opt.step()
     opt.zero_grad(set_to_none=False)
     if cuda:
@@ -113,19 +133,25 @@ def fwd(model, T, autocast=True):
     reset()
     t = time.perf_counter()
     with torch.autocast(dev, dtype=torch.bfloat16, enabled=autocast):
-        logits = model(input_ids=ids).logits
-    lp = lp_v2_bf16(logits, ids)
-    del logits, lp
+        if FUSED:
+            lp = model(input_ids=ids, return_dict=True).log_probs
+        else:
+            lp = lp_v2_bf16(model(input_ids=ids).logits, ids)
+    del lp
     if cuda:
         torch.cuda.synchronize()
     return round(time.perf_counter() - t, 2), round(peak(), 1)
 
 
-out = {"gpu": torch.cuda.get_device_name() if cuda else "cpu"}
+out = {
+    "gpu": torch.cuda.get_device_name() if cuda else "cpu",
+    "path": "fused" if FUSED else "plain",
+}
 S = (lambda n: n // 256) if SMOKE else (lambda n: n)
-step(S(4096), "chunked")  # allocate Adam state
+MODES = ("fused",) if FUSED else ("full", "chunked")
+step(S(4096), MODES[-1])  # allocate Adam state
 for T in (8192, 16384, 24576):
-    for mode in ("full", "chunked"):
+    for mode in MODES:
         try:
             out[f"update_{T}_{mode}"] = step(S(T), mode)
         except torch.cuda.OutOfMemoryError:

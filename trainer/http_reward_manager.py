@@ -26,6 +26,9 @@ from trainer.reward_settings import HttpRewardSettings
 class HttpRewardManager(RewardManagerBase):
     """Scores each sample on the reward service; every signal goes to ``reward_extra_info``.
 
+    Each item carries the sample's group (verl's ``uid``), response length and whether it
+    was truncated, for the service's statistics (:func:`trainer.reward_items.score_item`).
+
     Settings come from ``config.reward.reward_kwargs`` (see :class:`HttpRewardSettings`).
     A service that stays unreachable after the retries raises
     :class:`reward_service.client.RewardServiceUnavailable` naming the URLs: never a silent 0.
@@ -37,6 +40,8 @@ class HttpRewardManager(RewardManagerBase):
         super().__init__(config, tokenizer, compute_score)
         kwargs = config.reward.get("reward_kwargs") or {}
         self.settings = HttpRewardSettings.from_mapping(_to_container(kwargs))
+        # where verl's agent loop (and vLLM's default max_tokens) cut a response
+        self.max_response_tokens = int(config.actor_rollout_ref.rollout.response_length)
         self._batcher: MicroBatcher[dict[str, Any], dict[str, Any]] | None = None
         self._step: int | None = None
 
@@ -55,7 +60,9 @@ class HttpRewardManager(RewardManagerBase):
         """Score the last sequence of a one-sample DataProto."""
         row = data[-1:][0]
         self._step = training_step(data, default=self._step)
-        item = await self.loop.run_in_executor(None, score_item, row, self.tokenizer)
+        item = await self.loop.run_in_executor(
+            None, score_item, row, self.tokenizer, self.max_response_tokens
+        )
         result = await self._ensure_batcher().submit(item)
         return {
             "reward_score": float(result["score"]),

@@ -5,8 +5,9 @@ overrides in ``run_h100_multisignal.sh`` set them, :func:`config_problems` check
 composed config against them, and :func:`load_policy` / :func:`loaded_model_problems`
 load a checkpoint the same way and check the result on a real device.
 
-The rules: bf16 compute for every copy (actor via FSDP mixed precision, reference,
-rollout); ``attn_implementation=flash_attention_2``; no quantization (no
+The rules: bf16 compute for every copy (actor and reference via FSDP mixed precision,
+whose verl default is bf16 parameters with fp32 reduction and buffers, so the script leaves
+it unset; rollout); ``attn_implementation=flash_attention_2``; no quantization (no
 ``load_in_4bit``/``load_in_8bit``, no bitsandbytes); no LoRA.
 
 Master weights stay fp32 by default: bf16 keeps 8 significant bits, so an Adam step of

@@ -3,11 +3,12 @@
     python -m trainer.preflight [--dry-run] -- <verl hydra overrides>
 
 ``--dry-run`` prints the composed config and exits. Otherwise it checks: that verl's
-default (V1) run path imports, verl's own config validation, the model-loading rules
-(bf16, flash-attention 2, no quantization, no LoRA), the reward manager pointing at this
-project's HTTP manager, the data files, free disk for the kept checkpoints, every reward
-URL scoring a known response with the configured token and weights, and a CUDA device
-with flash-attn.
+default (V1) run path imports, that verl's model patches build on a tiny model with the
+run's settings (TRL installed beside verl breaks them), verl's own config validation, the
+model-loading rules (bf16, flash-attention 2, no quantization, no LoRA), the reward manager
+pointing at this project's HTTP manager, the data files, free disk for the kept
+checkpoints, every reward URL scoring a known response with the configured token and
+weights, and a CUDA device with flash-attn.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import typer
 from reward_service.client import RewardServiceError
 from trainer.checkpoint_budget import disk_problems
 from trainer.model_loading import config_problems, require_flash_attention
+from trainer.model_patches import model_patch_problems
 from trainer.prompts import EXAMPLE_RESPONSE
 from trainer.reward_settings import HttpRewardSettings
 from trainer.verl_config import compose_ppo_config, verl_validation_problems
@@ -130,8 +132,10 @@ def gpu_problems() -> list[str]:
 
 def preflight_problems(config: Any, pure_bf16: bool) -> list[str]:
     """Every check, in order; an empty list means the run may start."""
+    run_path = run_path_problems()
     return [
-        *run_path_problems(),
+        *run_path,
+        *([] if run_path else model_patch_problems(config)),
         *verl_validation_problems(config),
         *config_problems(config, pure_bf16=pure_bf16),
         *reward_manager_problems(config),

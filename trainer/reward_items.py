@@ -23,15 +23,28 @@ def label_of(reward_model: Any) -> str:
     return label_text(reward_model["ground_truth"])
 
 
-def score_item(row: Any, tokenizer: Any) -> dict[str, Any]:
-    """The ``/score`` item of one DataProto row: decoded response, label, per-item weights."""
+def score_item(row: Any, tokenizer: Any, max_response_tokens: int) -> dict[str, Any]:
+    """The ``/score`` item of one DataProto row.
+
+    The decoded response, its label and per-item weights, and for the statistics: the
+    prompt's ``group`` (verl's per-prompt ``uid``, shared by the ``rollout.n`` samples),
+    ``response_tokens`` (valid response tokens) and ``truncated`` (the response reached
+    ``max_response_tokens``, the rollout's ``response_length``, where verl's agent loop and
+    vLLM cut it; like verl's ``response_length/clip_ratio``, a response whose end-of-sequence
+    token falls exactly on the limit counts too).
+    """
     length = valid_response_length(row)
     response = tokenizer.decode(row.batch["responses"][:length], skip_special_tokens=True)
     item: dict[str, Any] = {
         "response": response,
         "ground_truth": label_of(row.non_tensor_batch["reward_model"]),
         "data_source": str(row.non_tensor_batch.get("data_source", "")),
+        "response_tokens": length,
+        "truncated": length >= max_response_tokens,
     }
+    uid = row.non_tensor_batch.get("uid")
+    if uid is not None:
+        item["group"] = str(uid)
     extra_info = row.non_tensor_batch.get("extra_info") or {}
     if extra_info.get(WEIGHTS_KEY) is not None:
         item["extra_info"] = {WEIGHTS_KEY: dict(extra_info[WEIGHTS_KEY])}

@@ -49,10 +49,12 @@ GPU_MEMORY_UTILIZATION=${GPU_MEMORY_UTILIZATION:-0.5}
 MASTER_DTYPE=fp32
 [[ "${PURE_BF16:-0}" == 1 ]] && MASTER_DTYPE=bf16
 
+# Only settings verl 0.9.1's V1 trainer reads on this path (test_trainer_run_script.py refuses
+# ones it ignores): the KL is the actor loss's, so no algorithm.kl_ctrl; bf16 compute with fp32
+# reduction and buffers is verl's FSDP default, so no mixed_precision block.
 ARGS=(
   algorithm.adv_estimator=grpo
   algorithm.use_kl_in_reward=False
-  algorithm.kl_ctrl.kl_coef=0.001
   data.train_files="$TRAIN_FILE"
   data.val_files="$VAL_FILE"
   data.train_batch_size=128
@@ -70,14 +72,15 @@ ARGS=(
   # fp32 masters + AdamW resident, bf16 autocast, gradient checkpointing, plain torch logits):
   # an actor update peaked at 43.5 GiB for 8,192 tokens and 63.5 GiB for 16,384, and ran out
   # of memory at 24,576; forward-only log-prob passes peaked at 37-40 GiB for 24,576 tokens.
-  # vLLM's sleeping state and fragmentation need headroom, and verl's own fused-kernel path
+  # vLLM's sleeping state and fragmentation need headroom, and verl's fused-kernel path below
   # has not been measured on a GPU yet, so: 8,192 tokens per update micro-batch (2 full-length
-  # sequences), 16,384 per log-prob micro-batch. Raise them only after measuring verl's path.
+  # sequences), 16,384 per log-prob micro-batch. Raise them only after measuring verl's path
+  # (benchmarks/MEMORY.md says how).
   actor_rollout_ref.actor.ppo_max_token_len_per_gpu=8192
-  # Log-probs and entropy without materialising fp32 logits over the 152k vocabulary.
+  # Log-probs and entropy from the hidden states in chunks (verl's torch backend), without
+  # materialising fp32 logits over the 152k vocabulary; the entropy then comes from the fused
+  # output, so verl's entropy chunking and checkpointing settings do not apply.
   actor_rollout_ref.model.use_fused_kernels=True
-  actor_rollout_ref.actor.entropy_from_logits_with_chunking=True
-  actor_rollout_ref.actor.entropy_checkpointing=True
   actor_rollout_ref.actor.use_kl_loss=True
   actor_rollout_ref.actor.kl_loss_coef=0.001
   actor_rollout_ref.actor.kl_loss_type=low_var_kl
@@ -85,12 +88,8 @@ ARGS=(
   actor_rollout_ref.actor.fsdp_config.param_offload=False
   actor_rollout_ref.actor.fsdp_config.optimizer_offload=False
   actor_rollout_ref.actor.fsdp_config.model_dtype="$MASTER_DTYPE"
-  +actor_rollout_ref.actor.fsdp_config.mixed_precision.param_dtype=bf16
-  +actor_rollout_ref.actor.fsdp_config.mixed_precision.reduce_dtype=fp32
-  +actor_rollout_ref.actor.fsdp_config.mixed_precision.buffer_dtype=fp32
   actor_rollout_ref.ref.fsdp_config.param_offload=False
   actor_rollout_ref.ref.fsdp_config.model_dtype=bf16
-  +actor_rollout_ref.ref.fsdp_config.mixed_precision.param_dtype=bf16
   # forward-only passes (no grads, no optimizer) take twice the tokens per micro-batch
   actor_rollout_ref.ref.log_prob_use_dynamic_bsz=True
   actor_rollout_ref.ref.log_prob_max_token_len_per_gpu=16384
@@ -101,7 +100,6 @@ ARGS=(
   actor_rollout_ref.rollout.tensor_model_parallel_size=1
   actor_rollout_ref.rollout.temperature=0.6
   actor_rollout_ref.rollout.val_kwargs.temperature=0.6
-  actor_rollout_ref.rollout.val_kwargs.do_sample=True
   actor_rollout_ref.rollout.val_kwargs.n=1
   actor_rollout_ref.rollout.gpu_memory_utilization="$GPU_MEMORY_UTILIZATION"
   actor_rollout_ref.rollout.n=32

@@ -1,7 +1,8 @@
 """The verl HTTP reward manager, loaded by verl itself, against a live service.
 
-Rows are built the way verl 0.9.1's agent loop builds the one-sample DataProto it hands
-to ``run_single`` (``tests/trainers/verl_rows.py``); the step travels in ``non_tensor_batch``.
+Rows come from verl 0.9.1's own agent-loop worker, which builds the one-sample DataProto it
+hands to ``run_single`` (``tests/trainers/verl_rows.py``); the step and the prompt's ``uid``
+travel in ``non_tensor_batch``.
 """
 
 from __future__ import annotations
@@ -10,29 +11,46 @@ import asyncio
 import signal
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
+from omegaconf import OmegaConf
 from verl import DataProto
 from verl.trainer.ppo.reward import load_reward_manager
 
 from reward_service.bench.local_server import ServiceProcess, free_port
 from reward_service.client import RewardRequestRejected, RewardServiceUnavailable
+from reward_service.schemas import ScoreItemIn
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
 from tests.service_process import ONE_WORKER, scored_requests
-from tests.tiny_models import byte_level_tokenizer
+from tests.tiny_models import byte_level_tokenizer, tiny_qwen2
 from tests.trainers.run_script import composed
-from tests.trainers.verl_rows import agent_loop_row, dataset_row
-from trainer.reward_items import reward_extra_info
+from tests.trainers.verl_rows import VerlAgentLoop, dataset_row
+from trainer.reward_items import reward_extra_info, score_item
 
 ANSWERS = ["12.8", "12", "\\frac{64}{5}", "9.1", "12.8"]
 TOKEN = "a-token-of-sixteen-chars"
+RESPONSE_LENGTH = 256
+"""The rollout's response length here: where verl's agent loop cuts a response."""
+SHAPE = ("data.max_prompt_length=2048", f"data.max_response_length={RESPONSE_LENGTH}")
+"""pi1 with the system prompt is 1,077 byte-level tokens."""
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory: pytest.TempPathFactory):
-    return byte_level_tokenizer(tmp_path_factory.mktemp("tokenizer"))
+def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    byte_level_tokenizer(folder)
+    tiny_qwen2(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tokenizer(model_folder: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_folder)
 
 
 @pytest.fixture(scope="module")
@@ -40,23 +58,37 @@ def pi1_row(tokenizer, tmp_path_factory: pytest.TempPathFactory) -> dict:
     return dataset_row(tokenizer, tmp_path_factory.mktemp("data"))
 
 
+@pytest.fixture(scope="module")
+def run_config(model_folder: Path):
+    """The run script's config (composed once: each composition is a verl start-up)."""
+    return composed(*SHAPE, MODEL_PATH=str(model_folder))
+
+
+@pytest.fixture(scope="module")
+def agent_loop(run_config) -> VerlAgentLoop:
+    return VerlAgentLoop(run_config)
+
+
 @pytest.fixture
-def make_rows(tokenizer, pi1_row):
+def make_rows(agent_loop: VerlAgentLoop, pi1_row):
     def make(responses: list[str], step: int = 3) -> list[DataProto]:
-        """One DataProto per sample, as the agent loop hands them to ``run_single``."""
-        return [
-            agent_loop_row(tokenizer, pi1_row, text, step=step, session_id=i)
-            for i, text in enumerate(responses)
-        ]
+        """One prompt's group, as verl's agent loop hands each sample to ``run_single``."""
+        return agent_loop.rows(pi1_row, responses, step=step)
 
     return make
 
 
-def load_manager(tokenizer, url: str, *extra: str, **env: str):
-    config = composed(*extra, REWARD_URL=url, **env)
-    return load_reward_manager(
-        config, tokenizer, reward_router_address=None, reward_model_tokenizer=None
-    )
+@pytest.fixture
+def load_manager(run_config):
+    def load(tokenizer, url: str, *overrides: str):
+        """The manager verl loads from the run config, with hydra-style ``overrides``."""
+        dotlist = [f"reward.reward_kwargs.reward_url={url}", *(o.lstrip("+") for o in overrides)]
+        config = OmegaConf.merge(run_config, OmegaConf.from_dotlist(dotlist))
+        return load_reward_manager(
+            config, tokenizer, reward_router_address=None, reward_model_tokenizer=None
+        )
+
+    return load
 
 
 def run_all(manager, rows: list[DataProto]) -> list[dict]:
@@ -70,7 +102,7 @@ def service():
 
 
 def test_manager_scores_each_sample_with_every_signal(
-    tokenizer, make_rows, service: ServiceProcess
+    tokenizer, load_manager, make_rows, service: ServiceProcess
 ) -> None:
     manager = load_manager(tokenizer, service.url, "+reward.reward_kwargs.flush_ms=20")
     assert type(manager).__name__ == "HttpRewardManager"
@@ -83,7 +115,9 @@ def test_manager_scores_each_sample_with_every_signal(
     assert [o["reward_extra_info"]["verify"] for o in outputs] == [1.0, 0.0, 1.0, 0.0, 1.0]
 
 
-def test_the_step_comes_from_verls_rows(tokenizer, make_rows, service: ServiceProcess) -> None:
+def test_the_step_comes_from_verls_rows(
+    tokenizer, load_manager, make_rows, service: ServiceProcess
+) -> None:
     manager = load_manager(tokenizer, service.url, "+reward.reward_kwargs.flush_ms=5")
     run_all(manager, make_rows([make_response("12.8")] * 3, step=41))
     steps = httpx.get(f"{service.url}/stats").json()["steps"]
@@ -91,7 +125,7 @@ def test_the_step_comes_from_verls_rows(tokenizer, make_rows, service: ServicePr
 
 
 def test_per_sample_calls_become_batched_requests(
-    tokenizer, make_rows, service: ServiceProcess
+    tokenizer, load_manager, make_rows, service: ServiceProcess
 ) -> None:
     manager = load_manager(tokenizer, service.url, "+reward.reward_kwargs.batch_size=4")
     before = scored_requests(service.url)
@@ -99,7 +133,7 @@ def test_per_sample_calls_become_batched_requests(
     assert scored_requests(service.url) - before == 5  # 20 samples in batches of 4
 
 
-def test_retries_recover_when_the_service_comes_back(tokenizer, make_rows) -> None:
+def test_retries_recover_when_the_service_comes_back(tokenizer, load_manager, make_rows) -> None:
     port = free_port()
     service = ServiceProcess(port=port, env=ONE_WORKER).start()
     manager = load_manager(
@@ -122,13 +156,15 @@ def test_retries_recover_when_the_service_comes_back(tokenizer, make_rows) -> No
         replacement.stop()
 
 
-def test_dead_service_raises_a_clear_error_after_the_outage_window(tokenizer, make_rows) -> None:
+def test_dead_service_raises_a_clear_error_after_the_outage_window(
+    tokenizer, load_manager, make_rows
+) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     manager = load_manager(
         tokenizer,
         url,
         "+reward.reward_kwargs.backoff_s=0.05",
-        REWARD_OUTAGE_WINDOW_S="1.5",
+        "+reward.reward_kwargs.outage_window_s=1.5",
     )
     started = time.monotonic()
     with pytest.raises(RewardServiceUnavailable, match=f"after \\d+ attempts.*{url}"):
@@ -137,7 +173,7 @@ def test_dead_service_raises_a_clear_error_after_the_outage_window(tokenizer, ma
 
 
 def test_token_comes_from_the_environment(
-    tokenizer, make_rows, monkeypatch: pytest.MonkeyPatch
+    tokenizer, load_manager, make_rows, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = {**ONE_WORKER, "REWARD_SERVICE_API_TOKEN": TOKEN}
     with ServiceProcess(env=env) as secured:
@@ -152,6 +188,34 @@ def test_token_comes_from_the_environment(
         ] == pytest.approx(1.4)
 
 
-def test_bad_reward_kwargs_fail_at_load(tokenizer) -> None:
+def test_bad_reward_kwargs_fail_at_load(tokenizer, load_manager) -> None:
     with pytest.raises(ValueError, match="unknown reward_kwargs"):
         load_manager(tokenizer, "http://127.0.0.1:1", "+reward.reward_kwargs.reward_ur=x")
+
+
+def test_items_carry_the_group_the_length_and_the_truncation(
+    tokenizer, agent_loop: VerlAgentLoop, pi1_row
+) -> None:
+    """What the manager posts for verl's rows: the prompt's uid as the group, the valid
+    response tokens, and whether the agent loop cut the response at ``response_length``."""
+    short, long = make_response("12.8"), "<think>" + "Expand P = kAV^3 again. " * 20
+    rows = agent_loop.rows(pi1_row, [short, long], step=5, uid="prompt-7")
+    items = [score_item(row[-1:][0], tokenizer, RESPONSE_LENGTH) for row in rows]
+    assert [item["group"] for item in items] == ["prompt-7", "prompt-7"]
+    # the scripted rollout ends a finished response with the end-of-sequence token, as vLLM does
+    assert items[0]["response_tokens"] == len(tokenizer.encode(short)) + 1
+    assert items[0]["truncated"] is False and items[0]["response"] == short
+    assert items[1]["response_tokens"] == RESPONSE_LENGTH and items[1]["truncated"] is True
+    assert long.startswith(items[1]["response"]) and items[1]["response"] != long
+    for item in items:
+        ScoreItemIn.model_validate(item)
+
+
+def test_the_service_takes_the_items_verls_rows_make(
+    tokenizer, load_manager, make_rows, service: ServiceProcess
+) -> None:
+    manager = load_manager(tokenizer, service.url)
+    long = "<think>" + "Expand P = kAV^3 again. " * 20
+    outputs = run_all(manager, make_rows([make_response("12.8"), long], step=6))
+    assert [o["reward_extra_info"]["status"] for o in outputs] == ["ok", "ok"]
+    assert [o["reward_extra_info"]["format"] for o in outputs] == [1.0, 0.0]

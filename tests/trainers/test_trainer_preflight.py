@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from reward_service.bench.local_server import ServiceProcess, free_port
 from tests.service_process import ONE_WORKER
 from tests.trainers.run_script import SCRIPT, composed
 from trainer.data import pi1_rows, write_parquet
+from trainer.model_patches import model_patch_problems
 from trainer.preflight import NO_CUDA, preflight_problems, run_path_problems, service_problems
 
 TOKEN = "a-token-of-sixteen-chars"
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +41,63 @@ def test_on_this_cpu_machine_only_the_gpu_is_missing(data_files: dict[str, str])
 def test_verls_default_run_path_imports() -> None:
     """verl's V1 trainer imports TransferQueue once it runs; the trainer extra brings it."""
     assert run_path_problems() == []
+
+
+def test_verls_model_patches_build_with_the_run_settings() -> None:
+    config = composed(REWARD_URL="http://reward:8000")
+    assert config.actor_rollout_ref.model.use_fused_kernels is True  # the patched forward runs
+    assert model_patch_problems(config) == []
+
+
+@pytest.fixture(scope="module")
+def trl_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real TRL the ``trl`` extra installs, alone in a folder (its dependencies are here)."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (requirement,) = [r for r in extras["optional-dependencies"]["trl"] if r.startswith("trl")]
+    folder = tmp_path_factory.mktemp("trl")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(folder),
+            requirement,
+        ],
+        check=True,
+        timeout=300,
+    )
+    return folder
+
+
+def test_trl_beside_verl_stops_the_run_in_one_line(
+    data_files: dict[str, str], trl_folder: Path
+) -> None:
+    """TRL importable in the trainer's environment breaks verl's model build; the preflight
+    says so before verl starts, in one line (and the GPU line, on this CPU machine)."""
+    import torch
+
+    with ServiceProcess(env=ONE_WORKER) as service:
+        env = {
+            **os.environ,
+            **data_files,
+            "PYTHON": sys.executable,
+            "REWARD_URL": service.url,
+            "PYTHONPATH": os.pathsep.join([str(trl_folder), str(ROOT)]),
+        }
+        run = subprocess.run(
+            ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=300
+        )
+    problems = [line for line in run.stderr.splitlines() if line.startswith("preflight: ")]
+    expected_gpu = [] if torch.cuda.is_available() else [f"preflight: {NO_CUDA}"]
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert problems[1:] == expected_gpu, problems
+    assert "AutoModelForCausalLMWithValueHead" in problems[0]
+    assert f"TRL is importable beside verl ({trl_folder / 'trl'})" in problems[0]
+    assert "main_ppo" not in run.stderr
 
 
 def test_the_token_is_checked_with_a_real_score(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.trainers.run_script import SCRIPT, composed
 from trainer.model_loading import config_problems
 from trainer.preflight import reward_manager_problems
-from trainer.verl_config import verl_validation_problems
+from trainer.verl_config import compose_ppo_config, verl_validation_problems
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +88,27 @@ def test_token_budgets_are_the_measured_ones(config) -> None:
     assert actor_rollout_ref.ref.log_prob_max_token_len_per_gpu == 16384
     assert actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu == 16384
     assert actor_rollout_ref.model.use_fused_kernels is True
-    assert actor_rollout_ref.actor.entropy_from_logits_with_chunking is True
-    assert actor_rollout_ref.actor.entropy_checkpointing is True
     measured = (Path(__file__).parents[2] / "benchmarks" / "MEMORY.md").read_text()
     assert "| actor update" in measured and "8,192" in measured
+
+
+def test_no_setting_is_one_verl_ignores(config) -> None:
+    """Settings verl 0.9.1 reads only on paths this run does not take stay at verl's defaults,
+    so the script never claims an effect it does not have."""
+    defaults = compose_ppo_config([])
+    ignored = []
+    if config.actor_rollout_ref.model.use_fused_kernels:
+        # the fused forward returns the entropy; chunking and checkpointing are non-fused only
+        for role in ("actor", "ref"):
+            for key in ("entropy_from_logits_with_chunking", "entropy_checkpointing"):
+                ignored.append(f"actor_rollout_ref.{role}.{key}")
+    if not config.algorithm.use_kl_in_reward:
+        ignored.append("algorithm.kl_ctrl")  # the KL controller of the in-reward penalty
+    ignored.append("actor_rollout_ref.rollout.val_kwargs.do_sample")  # V1 never reads it
+    for role in ("actor", "ref"):  # absent means verl's bf16 / fp32 / fp32, as set explicitly
+        ignored.append(f"actor_rollout_ref.{role}.fsdp_config.mixed_precision")
+    for key in ignored:
+        assert OmegaConf.select(config, key) == OmegaConf.select(defaults, key), key
 
 
 def test_lost_rewards_stop_the_run_and_checkpoints_are_bounded(config) -> None:
