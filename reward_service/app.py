@@ -68,6 +68,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             resolved.stats_steps,
             jsonl_path=resolved.stats_file,
             on_write_failure=metrics.stats_failures.inc,
+            untagged_gap_s=resolved.stats_step_gap_s,
         )
         async with open_batch_scorer(resolved, metrics.worker_restarts.inc) as scorer:
             app.state.settings = resolved
