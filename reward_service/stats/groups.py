@@ -92,7 +92,7 @@ class GroupTable:
         - ``mean_at_k``: mean share of right answers in a group;
         - ``pass_at_k``: share of groups with at least one right answer.
         """
-        rows = list(self.groups.values())
+        rows = [self.groups[key] for key in sorted(self.groups)]  # one order: one float sum
         if not rows:
             return dict.fromkeys(SUMMARY_KEYS)
         several = [g for g in rows if g[0] >= 2]
