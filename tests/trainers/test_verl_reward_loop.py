@@ -90,8 +90,8 @@ def test_real_steps_reach_the_service(local_ray, model_folder, tokenizer, pi1_ro
             pytest.approx(0.2),
             pytest.approx(1.0),
         ]
-        steps = httpx.get(f"{service.url}/stats").json()["steps"]
-        assert [(s["step"], s["items"]) for s in steps] == [(17, 3)]
+        view = httpx.get(f"{service.url}/stats").json()
+        assert (view["steps"], view["series"]["items"]) == ([17], [3])
 
 
 def test_a_short_outage_loses_nothing(local_ray, model_folder, tokenizer, pi1_row) -> None:
