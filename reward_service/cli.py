@@ -181,17 +181,21 @@ def bench(
     steps: Annotated[bool, typer.Option(help="Run the whole-step table.")] = True,
 ) -> None:
     """Benchmark the service over HTTP against verl's naive per-item loop, side by side:
-    whole GRPO steps, then streaming traffic from 8 clients (verl's reward workers)."""
+    whole GRPO steps, then streaming traffic from 8 clients (verl's reward workers), both
+    against the same naive loop."""
     from reward_service.bench.streaming import print_stream_table, run_streaming_benchmark
     from reward_service.bench.whole_step import print_table, run_benchmark
-    from reward_service.settings import ServiceSettings
 
     wide = Console(width=150)  # tables stay readable when written to a file
+    naive = None
     if steps:
-        print_table(run_benchmark(items, repeats, naive_sample), wide)
+        rows = run_benchmark(items, repeats, naive_sample)
+        print_table(rows, wide)
+        naive = rows[0]
     if streaming_seconds:
-        rows = run_streaming_benchmark(ServiceSettings().workers, streaming_seconds, streaming_rate)
-        print_stream_table(rows, wide)
+        workers = _settings().workers
+        stream = run_streaming_benchmark(workers, streaming_seconds, streaming_rate, naive)
+        print_stream_table(stream, wide)
 
 
 if __name__ == "__main__":
