@@ -91,10 +91,13 @@ def test_dashboard_draws_every_panel(tmp_path: Path) -> None:
             rows = page.locator("#latest tr").count()
             status = page.locator("#status").inner_text()
 
-            # the page refreshes itself: a new step appears without reloading
+            # the page refreshes itself: a new step appears without reloading, drawn on the
+            # same canvases (charts are updated in place, never rebuilt: no flicker)
+            page.evaluate("document.querySelectorAll('canvas').forEach(c => c.dataset.kept = 1)")
             items = [{"response": make_response("12.8"), "ground_truth": "12.8"}]
             httpx.post(f"{url}/score", json={"items": items, "step": 4}).raise_for_status()
             _wait_for_steps(page, 4)
+            kept = page.eval_on_selector_all("canvas", "cs => cs.every(c => c.dataset.kept)")
             browser.close()
 
     assert problems == []
@@ -103,6 +106,7 @@ def test_dashboard_draws_every_panel(tmp_path: Path) -> None:
     assert all(chart["width"] > 300 and chart["height"] > 200 for chart in charts)
     assert all(length > 20 * blank for length in drawn)  # pixels were painted
     assert rows == 12 and "3 steps (1-3)" in status
+    assert kept
 
 
 def _grpo_step(step: int, right: int) -> list[dict]:

@@ -117,26 +117,22 @@ def _draw_range_bars(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> 
 
 
 def summary_lines(view: dict[str, Any]) -> list[str]:
-    """The page's summary of the last step, as text lines."""
-    series = view["series"]
+    """The view's summary of the last step (the page's counters), as text lines."""
+    last = view["summary"]
 
-    def at(key: str) -> Any:
-        return series[key][-1] if series.get(key) else None
-
-    def share(value: float | None) -> str:
-        return "-" if value is None else f"{100 * value:.1f}%"
+    def share(key: str) -> str:
+        return "-" if last[key] is None else f"{100 * last[key]:.1f}%"
 
     unit = "tok" if view["length_unit"] == "tokens" else "chars"
-    timeouts, errors = sum(series["timeouts"]), sum(series["errors"])
     return [
-        f"step {view['steps'][-1]} ({at('items')} items); {len(view['steps'])} steps shown",
-        f"verify {share(at('verify'))}   format {share(at('format'))}",
-        f"says wrong {share(at('says_wrong'))}   says correct {share(at('says_correct'))}",
-        f"distinct answers {at('distinct_answers')}",
-        f"zero-advantage groups {share(at('zero_variance'))}   pass@k {share(at('pass_at_k'))}",
-        f"mean length {at('length_mean')} {unit}   truncated {share(at('truncated'))}",
-        f"timeouts {timeouts} (last step {at('timeouts')})",
-        f"errors {errors} (last step {at('errors')})",
+        f"step {last['step']} ({last['items']} items); {len(view['steps'])} steps shown",
+        f"verify {share('verify')}   format {share('format')}",
+        f"says wrong {share('says_wrong')}   says correct {share('says_correct')}",
+        f"distinct answers {last['distinct_answers']}",
+        f"zero-advantage groups {share('zero_variance')}   pass@k {share('pass_at_k')}",
+        f"mean length {last['length_mean']} {unit}   truncated {share('truncated')}",
+        f"timeouts {last['timeouts_total']} (last step {last['timeouts']})",
+        f"errors {last['errors_total']} (last step {last['errors']})",
     ]
 
 
