@@ -1,13 +1,16 @@
 """The scored responses the dashboard lists: the latest ones, and the latest that timed out or
 failed, each with its answer section, its breakdown and its text (bounded).
 
-``/stats`` serves the rows without their text (:func:`served_row`); the page asks for one
-row's text when it is clicked (``/stats/responses/{id}``), so ``/stats`` stays small.
+``/stats`` serves the rows without their text (:func:`table_row`); the page asks for one
+row's text when it is clicked (``/stats/responses/{id}``, :func:`text_row`), so ``/stats``
+stays small.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from reward_service.scoring import ScoreResult
@@ -45,11 +48,44 @@ def answer_section(response: str) -> str:
     return shortened(section.strip(), SECTION_HEAD_CHARS, SECTION_TAIL_CHARS)
 
 
-def latest_entry(row_id: int, step: int, item: ScoredItem, result: ScoreResult) -> dict[str, Any]:
-    """One row of the dashboard's response tables, with the response's (bounded) text."""
+@dataclass(frozen=True)
+class KeptResponse:
+    """A scored response kept for the tables: cut to its bounded parts when recorded (cheap,
+    on the request path), made presentable only when served.
+
+    Attributes:
+        id: the row's number, for ``/stats/responses/{id}``.
+        step: the step it was counted in.
+        item: what the trainer sent, its response cut to its first HEAD_CHARS_KEPT and last
+            TAIL_CHARS_KEPT characters.
+        result: its score.
+        chars: the whole response's length.
+        section: its answer section (see :func:`answer_section`).
+    """
+
+    id: int
+    step: int
+    item: ScoredItem
+    result: ScoreResult
+    chars: int
+    section: str
+
+
+def keep(row_id: int, step: int, item: ScoredItem, result: ScoreResult) -> KeptResponse:
+    """The bounded parts of one scored response, for the tables."""
+    text = shortened(item.response, HEAD_CHARS_KEPT, TAIL_CHARS_KEPT)
+    kept = dataclasses.replace(item, response=text)
+    return KeptResponse(
+        row_id, step, kept, result, len(item.response), answer_section(item.response)
+    )
+
+
+def table_row(kept: KeptResponse) -> dict[str, Any]:
+    """One row of the response tables as ``/stats`` serves it (without the text)."""
+    item, result = kept.item, kept.result
     return {
-        "id": row_id,
-        "step": step,
+        "id": kept.id,
+        "step": kept.step,
         **result.to_dict(),
         "pred": None if result.pred is None else display_text(result.pred),
         "error": None if result.error is None else display_text(result.error, 300),
@@ -57,12 +93,11 @@ def latest_entry(row_id: int, step: int, item: ScoredItem, result: ScoreResult) 
         "group": None if item.group is None else display_text(item.group, 64),
         "response_tokens": item.response_tokens,
         "truncated": item.truncated,
-        "chars": len(item.response),
-        "answer_section": visible(answer_section(item.response)),
-        "response": visible(shortened(item.response, HEAD_CHARS_KEPT, TAIL_CHARS_KEPT)),
+        "chars": kept.chars,
+        "answer_section": visible(kept.section),
     }
 
 
-def served_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A row as ``/stats`` serves it: without the response's text."""
-    return {key: value for key, value in row.items() if key != "response"}
+def text_row(kept: KeptResponse) -> dict[str, Any]:
+    """One row with the response's (bounded) text, for ``/stats/responses/{id}``."""
+    return {**table_row(kept), "response": visible(kept.item.response)}

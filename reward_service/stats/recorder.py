@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from reward_service.scoring import ScoreResult
-from reward_service.stats.latest import latest_entry
+from reward_service.stats.latest import KeptResponse, keep, table_row, text_row
 from reward_service.stats.step import ScoredItem, StepStats
 from reward_service.stats.view import STATS_MAX_BYTES, RowCache, served_json, stats_view
 
@@ -68,8 +68,8 @@ class StatsRecorder:
     ) -> None:
         self._max_steps = max_steps
         self._steps: dict[int, StepStats] = {}
-        self._latest: deque[dict[str, Any]] = deque(maxlen=latest_items)
-        self._failed: deque[dict[str, Any]] = deque(maxlen=failed_items)
+        self._latest: deque[KeptResponse] = deque(maxlen=latest_items)
+        self._failed: deque[KeptResponse] = deque(maxlen=failed_items)
         self._last: tuple[int, float] | None = None
         self._rows_made = 0
         self._jsonl_path = jsonl_path
@@ -120,9 +120,9 @@ class StatsRecorder:
         pairs = list(zip(items, results, strict=True))
         failed = [(item, result) for item, result in pairs if result.status != "ok"]
         for table, rows in ((self._latest, pairs), (self._failed, failed)):
-            for item, result in rows[len(rows) - (table.maxlen or 0) :]:
+            for item, result in rows[max(0, len(rows) - (table.maxlen or 0)) :]:
                 self._rows_made += 1
-                table.append(latest_entry(self._rows_made, step, item, result))
+                table.append(keep(self._rows_made, step, item, result))
 
     def _append(self, batch: StepStats) -> None:
         try:
@@ -135,9 +135,9 @@ class StatsRecorder:
     def response(self, row_id: int) -> dict[str, Any] | None:
         """The row ``row_id`` of the response tables with its text, while it is kept."""
         with self._lock:
-            for row in (*self._latest, *self._failed):
-                if row["id"] == row_id:
-                    return dict(row)
+            for kept in (*self._latest, *self._failed):
+                if kept.id == row_id:
+                    return text_row(kept)
         return None
 
     def _served(self, limit: int | None) -> list[StepStats]:
@@ -148,14 +148,18 @@ class StatsRecorder:
         """The view of the kept steps (the last ``limit``) and the response tables."""
         with self._lock:
             steps = self._served(limit)
-            return stats_view(steps, list(self._latest), list(self._failed), self._cache(limit))
+            return stats_view(steps, *self._tables(), cache=self._cache(limit))
 
     def snapshot_json(self, limit: int | None = None, max_bytes: int = STATS_MAX_BYTES) -> bytes:
         """:meth:`snapshot` as JSON of at most ``max_bytes`` (what ``/stats`` sends)."""
         with self._lock:
             steps = self._served(limit)
-            tables = (list(self._latest), list(self._failed))
-            return served_json(steps, *tables, max_bytes=max_bytes, cache=self._cache(limit))
+            return served_json(
+                steps, *self._tables(), max_bytes=max_bytes, cache=self._cache(limit)
+            )
+
+    def _tables(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return [table_row(k) for k in self._latest], [table_row(k) for k in self._failed]
 
     def _cache(self, limit: int | None) -> RowCache | None:
         """The row cache, for views of every kept step (a limited view would empty it)."""

@@ -115,28 +115,36 @@ class StepStats:
     ) -> StepStats:
         """The counts of one scored batch."""
         stats = cls(step=step, time=now, batches=1, items=len(results), latency_ms=latency_ms)
+        sums, failures, cells = stats.signal_sums, stats.format_failures, stats.calibration
         keys: dict[tuple[str | None, str, int, str], tuple[str, bool]] = {}
         group_keys: dict[str, int] = {}
         for item, result in zip(items, results, strict=True):
-            for signal in SIGNALS:
-                stats.signal_sums[signal] += getattr(result, signal)
+            verify, status = result.verify, result.status
+            sums["verify"] += verify
+            sums["format"] += result.format
+            sums["reflect"] += result.reflect
+            sums["score"] += result.score
             for rule in result.format_failures:
-                stats.format_failures[rule] += 1
-            written = (result.pred, item.ground_truth, result.verify, result.status)
+                failures[rule] += 1
+            written = (result.pred, item.ground_truth, verify, status)
             if written not in keys:
                 keys[written] = answer_key(*written)
             key, right = keys[written]
             (stats.right_answers if right else stats.wrong_answers)[key] += 1
-            truth = "right" if result.verify else "wrong"
-            stats.calibration[f"{truth}_{result.verdict or 'none'}"] += 1
-            stats.timeouts += result.status == "timeout"
-            stats.errors += result.status == "error"
+            cells[f"{'right' if verify else 'wrong'}_{result.verdict or 'none'}"] += 1
+            if status != "ok":
+                stats.timeouts += status == "timeout"
+                stats.errors += status == "error"
             if item.group is not None:
                 if item.group not in group_keys:
                     group_keys[item.group] = digest(item.group)
-                stats.groups.add(group_keys[item.group], result.score, result.verify)
-            stats._count_length(item)
-            stats._count_source(item.data_source, result)
+                stats.groups.add(group_keys[item.group], result.score, verify)
+            source = NO_SOURCE if item.data_source is None else item.data_source[:SOURCE_CHARS_KEPT]
+            counts = stats.sources.setdefault(source, [0, 0, 0])
+            counts[0] += 1
+            counts[1] += verify
+            counts[2] += round(result.score * SCORE_UNITS)
+        stats._count_lengths(items)
         judged = {key for key, _ in keys.values() if key not in SPECIAL_KEYS}
         stats.answer_sketch = bottom_k(digest(key) for key in judged)
         stats.right_answers = _top(stats.right_answers)
@@ -145,24 +153,18 @@ class StepStats:
         stats._bound_sources()
         return stats
 
-    def _count_length(self, item: ScoredItem) -> None:
-        chars = len(item.response)
-        self.lengths["chars"] += chars
-        self.lengths["chars_max"] = max(self.lengths["chars_max"], chars)
-        if item.response_tokens is not None:
-            self.lengths["tokens"] += item.response_tokens
-            self.lengths["tokens_items"] += 1
-            self.lengths["tokens_max"] = max(self.lengths["tokens_max"], item.response_tokens)
-        if item.truncated is not None:
-            self.truncation["truncated"] += item.truncated
-            self.truncation["truncation_reported"] += 1
-
-    def _count_source(self, source: str | None, result: ScoreResult) -> None:
-        name = NO_SOURCE if source is None else source[:SOURCE_CHARS_KEPT]
-        counts = self.sources.setdefault(name, [0, 0, 0])
-        counts[0] += 1
-        counts[1] += result.verify
-        counts[2] += round(result.score * SCORE_UNITS)
+    def _count_lengths(self, items: Sequence[ScoredItem]) -> None:
+        chars = [len(item.response) for item in items]
+        tokens = [item.response_tokens for item in items if item.response_tokens is not None]
+        cut = [item.truncated for item in items if item.truncated is not None]
+        self.lengths = {
+            "chars": sum(chars),
+            "chars_max": max(chars, default=0),
+            "tokens": sum(tokens),
+            "tokens_items": len(tokens),
+            "tokens_max": max(tokens, default=0),
+        }
+        self.truncation = {"truncated": sum(cut), "truncation_reported": len(cut)}
 
     def _bound_sources(self) -> None:
         """Keep the SOURCES_KEPT - 1 largest sources; fold the rest into OTHER_SOURCE."""
@@ -186,9 +188,12 @@ class StepStats:
             self.signal_sums[signal] += other.signal_sums[signal]
         for rule in FORMAT_RULES:
             self.format_failures[rule] += other.format_failures[rule]
-        self.right_answers = _top(self.right_answers + other.right_answers)
-        self.wrong_answers = _top(self.wrong_answers + other.wrong_answers)
-        self.answer_sketch = bottom_k(self.answer_sketch + other.answer_sketch)
+        self.right_answers.update(other.right_answers)
+        self.right_answers = _top(self.right_answers)
+        self.wrong_answers.update(other.wrong_answers)
+        self.wrong_answers = _top(self.wrong_answers)
+        if other.answer_sketch:
+            self.answer_sketch = bottom_k(self.answer_sketch + other.answer_sketch)
         for cell in CALIBRATION_CELLS:
             self.calibration[cell] += other.calibration[cell]
         self.timeouts += other.timeouts

@@ -16,7 +16,6 @@ import orjson
 
 from reward_service.scoring import FORMAT_RULES
 from reward_service.stats.answers import SPECIAL_KEYS, display_text
-from reward_service.stats.latest import served_row
 from reward_service.stats.panels import SMOOTHING, answer_color, panels, source_color
 from reward_service.stats.sketch import distinct_count
 from reward_service.stats.step import CALIBRATION_CELLS, SIGNALS, SOURCE_CHARS_KEPT, StepStats
@@ -211,8 +210,8 @@ def stats_view(
         "panels": [panel.to_dict() for panel in panels(answers, sources, unit)],
         "smoothing": SMOOTHING,
         "summary": _summary(series, steps),
-        "latest": [served_row(row) for row in latest],
-        "failed": [served_row(row) for row in failed],
+        "latest": list(latest),
+        "failed": list(failed),
         "steps_left_out": 0,
     }
 
