@@ -62,10 +62,11 @@ def token_accepted(settings: ServiceSettings, given: str | None) -> bool:
 
 _BEARER = HTTPBearer(
     scheme_name="API token",
-    description="REWARD_SERVICE_API_TOKEN, when the service has one.",
+    description="The service's REWARD_SERVICE_API_TOKEN.",
     auto_error=False,
 )
-"""Declares the bearer scheme in the OpenAPI (the Authorize button of ``/docs``)."""
+"""Declares the bearer scheme in the OpenAPI (the Authorize button of ``/docs``; the app
+leaves the schemes out when the service has no token)."""
 
 
 def _require_token(

@@ -16,7 +16,6 @@ from pydantic import (
     Field,
     Strict,
     StrictBool,
-    StrictInt,
     StrictStr,
 )
 
@@ -34,7 +33,9 @@ def _whole_number(value: Any) -> Any:
     return int(value)
 
 
-Step = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_whole_number)]
+WholeNumber = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_whole_number)]
+"""A count or a step: ``5`` and ``5.0`` alike, within a signed 64-bit integer."""
+Step = WholeNumber
 
 
 class WeightsIn(BaseModel):
@@ -65,8 +66,8 @@ class ScoreItemIn(BaseModel):
         max_length=256,
         description="The prompt's group: responses sampled for one prompt share it (verl's uid).",
     )
-    response_tokens: StrictInt | None = Field(
-        None, ge=0, description="The response's length in tokens, as the trainer counted it."
+    response_tokens: WholeNumber | None = Field(
+        None, description="The response's length in tokens, as the trainer counted it."
     )
     truncated: StrictBool | None = Field(
         None, description="Whether the trainer cut the response at its length limit."

@@ -381,3 +381,12 @@ def test_report_skips_and_names_a_malformed_line(results, tmp_path: Path) -> Non
     assert f"{path}:2: skipped" in result.output.replace("\n", "")
     assert f"{path}:3: skipped" in result.output.replace("\n", "")
     assert [s.step for s in read_jsonl(path)] == [1, 2]
+
+
+def test_token_counts_are_whole_numbers(client: httpx.Client) -> None:
+    def post(tokens: object) -> int:
+        item = {"response": make_response(), "ground_truth": "12.8", "response_tokens": tokens}
+        return client.post("/score", json={"items": [item], "step": 901}).status_code
+
+    assert [post(value) for value in (5, 5.0, 0)] == [200, 200, 200]
+    assert [post(value) for value in (-1, 2.5, "5", True, 2**63)] == [422] * 5
