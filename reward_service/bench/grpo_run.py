@@ -38,7 +38,7 @@ def simulated_item(
         answer = rng.choice(WRONG_ANSWERS[: max(2, round(len(WRONG_ANSWERS) * (1 - progress)))])
     says_wrong = rng.random() < 0.1 + 0.6 * progress
     verdict = "The answer is wrong." if says_wrong else "The answer is correct."
-    tokens = min(MAX_TOKENS, int(rng.gauss(300 + 600 * progress, 120)) + 20)
+    tokens = min(MAX_TOKENS, max(20, int(rng.gauss(300 + 600 * progress, 120))))
     truncated = tokens >= MAX_TOKENS
     body = f"\\boxed{{{answer}}}\n<reflection>I checked it again. {verdict}</reflection>"
     if rng.random() < 0.6 * (1 - progress):  # the format is being learned
