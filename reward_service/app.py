@@ -32,10 +32,22 @@ SWAGGER_UI = "/static/swagger-ui"
 SCORER_VERSION = f"reward-service {__version__}; math-verify {version('math-verify')}"
 
 
+def _without_security(schema: dict[str, Any]) -> None:
+    """Drop the token schemes: a service without a token asks for none."""
+    schema.get("components", {}).pop("securitySchemes", None)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.pop("security", None)
+
+
 def _openapi_with_request_schema(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the ScoreRequest models, which /score parses itself (orjson)."""
+    """FastAPI's schema plus the ScoreRequest models, which /score parses itself (orjson),
+    with the token schemes only when the running service has a token."""
     if app.openapi_schema is None:
         schema = FastAPI.openapi(app)
+        settings = getattr(app.state, "settings", None)
+        if settings is not None and settings.api_token is None:
+            _without_security(schema)
         request_schema = ScoreRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(request_schema.pop("$defs", {}))
@@ -68,6 +80,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             resolved.stats_steps,
             jsonl_path=resolved.stats_file,
             on_write_failure=metrics.stats_failures.inc,
+            untagged_gap_s=resolved.stats_step_gap_s,
         )
         async with open_batch_scorer(resolved, metrics.worker_restarts.inc) as scorer:
             app.state.settings = resolved

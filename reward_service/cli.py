@@ -9,15 +9,27 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
 from reward_service.batch import BatchItem, open_batch_scorer
 from reward_service.client import RewardClient, RewardServiceError
-from reward_service.settings import ServiceSettings
+from reward_service.settings import ServiceSettings, settings_errors
 
 app = typer.Typer(help="Multi-signal math rewards as a service.", no_args_is_help=True)
 console = Console(stderr=True)
+
+
+def _settings(**overrides: Any) -> ServiceSettings:
+    """The settings from the environment and ``overrides``; invalid ones end the command
+    with one line each (exit code 2), not a traceback."""
+    try:
+        return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for line in settings_errors(exc):
+            console.print(f"[red]error:[/red] {line}", highlight=False)
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -33,8 +45,7 @@ def serve(
 
     from reward_service.app import create_app
 
-    overrides = {"host": host, "port": port, "workers": workers}
-    settings = ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = _settings(host=host, port=port, workers=workers)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s"
     )
@@ -82,7 +93,7 @@ async def _score_rows(
             for batch in batches:
                 on_batch(await client.score([_item(row) for row in batch]))
         return
-    async with open_batch_scorer(ServiceSettings()) as scorer:
+    async with open_batch_scorer(_settings()) as scorer:
         for batch in batches:
             items = [
                 BatchItem(row["response"], str(row["ground_truth"]), row.get("extra_info"))
@@ -170,17 +181,21 @@ def bench(
     steps: Annotated[bool, typer.Option(help="Run the whole-step table.")] = True,
 ) -> None:
     """Benchmark the service over HTTP against verl's naive per-item loop, side by side:
-    whole GRPO steps, then streaming traffic from 8 clients (verl's reward workers)."""
+    whole GRPO steps, then streaming traffic from 8 clients (verl's reward workers), both
+    against the same naive loop."""
     from reward_service.bench.streaming import print_stream_table, run_streaming_benchmark
     from reward_service.bench.whole_step import print_table, run_benchmark
-    from reward_service.settings import ServiceSettings
 
     wide = Console(width=150)  # tables stay readable when written to a file
+    naive = None
     if steps:
-        print_table(run_benchmark(items, repeats, naive_sample), wide)
+        rows = run_benchmark(items, repeats, naive_sample)
+        print_table(rows, wide)
+        naive = rows[0]
     if streaming_seconds:
-        rows = run_streaming_benchmark(ServiceSettings().workers, streaming_seconds, streaming_rate)
-        print_stream_table(rows, wide)
+        workers = _settings().workers
+        stream = run_streaming_benchmark(workers, streaming_seconds, streaming_rate, naive)
+        print_stream_table(stream, wide)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from reward_service.admission import InFlightLimit
 from reward_service.batch import BatchScorer
@@ -50,18 +51,31 @@ ScorerVersion = Annotated[str, Depends(_scorer_version)]
 InFlight = Annotated[InFlightLimit, Depends(_in_flight)]
 
 
-def token_accepted(settings: ServiceSettings, given: str | None, prefix: str = "") -> bool:
-    """Whether ``given`` is ``prefix`` + the configured token (always, when none is set),
-    compared in constant time."""
+def token_accepted(settings: ServiceSettings, given: str | None) -> bool:
+    """Whether ``given`` is the configured token (always, when none is set), compared in
+    constant time."""
     if settings.api_token is None:
         return True
-    expected = f"{prefix}{settings.api_token.get_secret_value()}".encode()
+    expected = settings.api_token.get_secret_value().encode()
     return hmac.compare_digest((given or "").encode(), expected)
 
 
-def _require_token(request: Request, settings: Settings) -> None:
+_BEARER = HTTPBearer(
+    scheme_name="API token",
+    description="The service's REWARD_SERVICE_API_TOKEN.",
+    auto_error=False,
+)
+"""Declares the bearer scheme in the OpenAPI (the Authorize button of ``/docs``; the app
+leaves the schemes out when the service has no token)."""
+
+
+def _require_token(
+    settings: Settings,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+) -> None:
     """Refuse the request unless it carries the configured bearer token."""
-    if not token_accepted(settings, request.headers.get("authorization"), prefix="Bearer "):
+    given = credentials.credentials if credentials is not None else None
+    if not token_accepted(settings, given):
         raise HTTPException(
             401,
             "missing or wrong 'Authorization: Bearer <token>' header",

@@ -66,7 +66,7 @@ class ScoreItemIn(BaseModel):
         description="The prompt's group: responses sampled for one prompt share it (verl's uid).",
     )
     response_tokens: WholeNumber | None = Field(
-        None, ge=0, description="The response's length in tokens, as the trainer counted it."
+        None, description="The response's length in tokens, as the trainer counted it."
     )
     truncated: StrictBool | None = Field(
         None, description="Whether the trainer cut the response at its length limit."

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reward_service.scoring import RewardWeights, Weight
+from reward_service.stats.recorder import UNTAGGED_STEP_GAP_S
 
 DEFAULT_WEIGHTS = RewardWeights()
 
 ENV_PREFIX = "REWARD_SERVICE_"
+MIN_TOKEN_CHARS = 16
 
 
 def _cpu_count() -> int:
@@ -78,7 +80,10 @@ class ServiceSettings(BaseSettings):
         200_000, ge=0, description="Verdicts kept across requests (LRU); 0 turns the cache off."
     )
     api_token: SecretStr | None = Field(
-        None, description="When set, /score needs 'Authorization: Bearer <token>'."
+        None,
+        description=f"When set (at least {MIN_TOKEN_CHARS} characters), /score and /stats need "
+        "'Authorization: Bearer <token>' and /openrlhf/get_reward needs '?token=<token>'; "
+        "/dashboard asks for it once. /health and /metrics stay open.",
     )
     alpha: Weight = Field(DEFAULT_WEIGHTS.alpha, description="Default weight of R_verify.")
     beta: Weight = Field(DEFAULT_WEIGHTS.beta, description="Default weight of R_format.")
@@ -86,6 +91,12 @@ class ServiceSettings(BaseSettings):
     stats_steps: int = Field(1000, ge=1, description="Steps of statistics kept for /stats.")
     stats_file: Path | None = Field(
         None, description="When set, every batch's statistics are appended here (JSONL)."
+    )
+    stats_step_gap_s: float = Field(
+        UNTAGGED_STEP_GAP_S,
+        gt=0,
+        description="Requests that carry no step (OpenRLHF's) are one step until no request "
+        "comes for this many seconds; the next one starts a new step.",
     )
     shutdown_grace_s: float = Field(
         30.0,
@@ -111,11 +122,25 @@ class ServiceSettings(BaseSettings):
             raise ValueError("max_body_bytes must be <= max_inflight_bytes")
         return self
 
-    @model_validator(mode="after")
-    def _token_is_not_trivial(self) -> ServiceSettings:
-        if self.api_token is not None and len(self.api_token.get_secret_value()) < 16:
-            raise ValueError("api_token must be at least 16 characters")
-        return self
+    @field_validator("api_token")
+    @classmethod
+    def _token_is_not_trivial(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_TOKEN_CHARS} characters, "
+                f"this one has {len(value.get_secret_value())}"
+            )
+        return value
+
+
+def settings_errors(error: ValidationError) -> list[str]:
+    """One line per invalid setting, naming its variable (never echoing its value)."""
+    lines = []
+    for problem in error.errors():
+        name = f"{ENV_PREFIX}{problem['loc'][0]}".upper() if problem["loc"] else "settings"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}: {message}")
+    return lines
 
 
 def settings_table() -> str:

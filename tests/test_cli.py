@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -94,3 +95,24 @@ def test_a_dead_service_leaves_the_output_file_alone(tmp_path: Path) -> None:
     assert "error:" in result.output and dead in result.output
     assert "Traceback" not in result.output and len(result.output.splitlines()) < 8
     assert sorted(path.name for path in tmp_path.iterdir()) == ["rollouts.jsonl", "scored.jsonl"]
+
+
+def test_a_short_token_stops_serve_with_one_line() -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "REWARD_SERVICE_API_TOKEN": "secret-12", "REWARD_SERVICE_WORKERS": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "reward_service.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert sorted(lines) == [
+        "error: REWARD_SERVICE_API_TOKEN: must be at least 16 characters, this one has 9",
+        "error: REWARD_SERVICE_WORKERS: Input should be greater than or equal to 1",
+    ]
+    assert "secret-12" not in done.stderr + done.stdout

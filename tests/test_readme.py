@@ -25,3 +25,17 @@ def test_exactly_two_setup_commands() -> None:
     assert _command_after("test-command") == "bash .ci/setup && bash .ci/test"
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in ci
+
+
+def test_the_openrlhf_request_body_is_answered_as_shown(service_url: str) -> None:
+    import httpx
+    import orjson
+
+    section = README.split("## Train with OpenRLHF", 1)[1].split("## ", 1)[0]
+    body = section.split("-d '", 1)[1].split("'\n```", 1)[0]
+    shown = section.split("```json\n", 1)[1].split("```", 1)[0]
+    headers = {"content-type": "application/json"}
+    answer = httpx.post(
+        f"{service_url}/openrlhf/get_reward", content=body, headers=headers, timeout=60
+    )
+    assert answer.json() == orjson.loads(shown)

@@ -92,8 +92,8 @@ def test_the_schema_is_strict(service_url: str, extra: dict, where: str, message
 def test_a_bare_item_may_carry_a_step(service_url: str) -> None:
     body = {"response": make_response(), "ground_truth": "12.8", "step": 123456}
     assert post(service_url, body).status_code == 200
-    steps = httpx.get(f"{service_url}/stats").json()["steps"]
-    assert [s["items"] for s in steps if s["step"] == 123456] == [1]
+    view = httpx.get(f"{service_url}/stats").json()
+    assert dict(zip(view["steps"], view["series"]["items"], strict=True))[123456] == 1
 
 
 def test_statistics_need_the_token_when_one_is_set() -> None:
@@ -105,7 +105,9 @@ def test_statistics_need_the_token_when_one_is_set() -> None:
             httpx.get(f"{url}/stats", headers={"authorization": "Bearer nope"}).status_code == 401
         )
         stats = httpx.get(f"{url}/stats", headers=auth).json()
-        assert stats["latest"][0]["response"] == make_response()
+        text = f"{url}/stats/responses/{stats['latest'][0]['id']}"
+        assert httpx.get(text).status_code == 401
+        assert httpx.get(text, headers=auth).json()["response"] == make_response()
         # counts only: open to monitoring
         assert httpx.get(f"{url}/health").status_code == 200
         assert httpx.get(f"{url}/metrics").status_code == 200
@@ -120,7 +122,7 @@ def test_a_failing_stats_file_never_fails_or_double_counts(tmp_path: Path) -> No
         body = {"items": [{"response": make_response(), "ground_truth": "12.8"}], "step": 9}
         assert post(url, body).status_code == 200
         metrics = httpx.get(f"{url}/metrics").text
-        steps = httpx.get(f"{url}/stats").json()["steps"]
+        view = httpx.get(f"{url}/stats").json()
     assert 'reward_requests_total{code="200"} 1.0' in metrics
     assert "reward_stats_failures_total 1.0" in metrics
-    assert [(s["step"], s["items"]) for s in steps] == [(9, 1)]
+    assert (view["steps"], view["series"]["items"]) == ([9], [1])

@@ -5,7 +5,8 @@ reward workers, each with its own HTTP client. Here 8 client threads send reques
 items (or of exactly one), either at a controlled arrival rate (Poisson, like samples
 leaving a rollout) or back to back (the most the service sustains). Each row reports
 requests/s, items/s and the latency the client saw (end to end) and the service measured
-(``elapsed_ms``), beside verl's naive in-process loop on the same items in the same run.
+(``elapsed_ms``), beside verl's naive in-process loop measured in the same run: the clean
+workload's naive loop of the whole-step table, so both tables have one baseline.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from reward_service.bench.local_server import ServiceProcess
+from reward_service.bench.whole_step import Measurement, measure_naive
 from reward_service.bench.workload import grpo_step
-from reward_service.scoring import MultiSignalMathReward
-from reward_service.settings import ENV_PREFIX
+from reward_service.settings import ENV_PREFIX, ServiceSettings
 
 CLIENTS = 8
 """verl's default ``reward.num_workers``."""
@@ -113,33 +114,33 @@ def measure_stream(
     )
 
 
-def measure_naive_stream(pool: list[dict[str, str]], items: int) -> StreamRow:
-    """verl's naive loop on ``items`` of the same items: ``compute_score`` one by one."""
-    reward = MultiSignalMathReward()
-    latencies = []
-    started = time.perf_counter()
-    for item in pool[:items]:
-        one = time.perf_counter()
-        reward.score(item["response"], item["ground_truth"])
-        latencies.append((time.perf_counter() - one) * 1000)
+def naive_row(naive: Measurement) -> StreamRow:
+    """The whole-step table's naive loop as a row of this table (latency per item)."""
+    latencies = list(naive.per_item_ms)
     return StreamRow(
-        f"naive in-process loop, {items} items one by one",
-        items,
-        items,
-        time.perf_counter() - started,
+        f"{naive.name} (one by one)",
+        naive.items,
+        naive.items,
+        sum(latencies) / 1000,
         latencies,
         latencies,
     )
 
 
-def run_streaming_benchmark(workers: int, seconds: float, rate: float) -> list[StreamRow]:
-    """The naive loop, then the service under: single items at ``rate``/8, 1-8 items at
-    ``rate``, and 1-8 items back to back, each for ``seconds``, on a warm pool."""
+def run_streaming_benchmark(
+    workers: int, seconds: float, rate: float, naive: Measurement | None = None
+) -> list[StreamRow]:
+    """The naive loop (``naive``, else measured here as the whole-step table does), then the
+    service under: single items at ``rate``/8, 1-8 items at ``rate``, and 1-8 items back to
+    back, each for ``seconds``, on a warm pool."""
     pool = [
         {"response": item.response, "ground_truth": item.ground_truth}
         for item in grpo_step(2048, pathological_share=0.0, seed=11)
     ]
-    rows = [measure_naive_stream(pool, 256)]
+    if naive is None:
+        timeout_s = ServiceSettings().item_timeout_s
+        naive = measure_naive("clean", grpo_step(4096, pathological_share=0.0), 256, timeout_s)
+    rows = [naive_row(naive)]
     env = {f"{ENV_PREFIX}WORKERS": str(workers), f"{ENV_PREFIX}LOG_LEVEL": "warning"}
     with ServiceProcess(env=env) as service:
         httpx.post(f"{service.url}/score", json={"items": pool[:64]}, timeout=120)  # warm

@@ -10,14 +10,18 @@
     )
 
 TRL calls each reward function with the step's ``prompts`` and ``completions`` (plain text
-or chat messages) and the dataset's columns, logs each function as its own reward column
-(``rewards/verify``, ``rewards/format``, ``rewards/reflect``) and weighs them with
-``reward_weights``. The three functions share one batched ``POST /score`` per step.
+or chat messages), ``completion_ids``, ``trainer_state`` and the dataset's columns, logs each
+function as its own reward column (``rewards/verify``, ``rewards/format``, ``rewards/reflect``)
+and weighs them with ``reward_weights``. The three functions share one batched
+``POST /score`` per step, tagged for the service's statistics with the trainer's global step,
+each completion's group (its prompt's index in the step), its length in tokens and, when the
+dataset has a ``data_source`` column, its source.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -46,33 +50,85 @@ def _labels(columns: Mapping[str, Any], label_column: str | None) -> list[str]:
     raise KeyError(f"the dataset has no label column: looked for {list(names)}")
 
 
+def prompt_groups(prompts: Sequence[Any], num_generations: int | None = None) -> list[str]:
+    """The group of each completion: its prompt's index in the step.
+
+    GRPOTrainer passes the completions of one prompt next to each other, so a group is a
+    run of equal prompts, cut every ``num_generations`` completions when given (needed when
+    one prompt is drawn twice in a row, as in a one-example dataset). The process's rank
+    (``RANK``) prefixes the index: with several processes, each numbers its own prompts.
+    """
+    rank = os.environ.get("RANK", "0")
+    groups: list[str] = []
+    index, run, previous = -1, 0, None
+    for prompt in prompts:
+        if index < 0 or prompt != previous or run == num_generations:
+            index, run, previous = index + 1, 0, prompt
+        run += 1
+        groups.append(f"{rank}-{index}")
+    return groups
+
+
+def _items(
+    prompts: Sequence[Any],
+    completions: Sequence[Any],
+    columns: Mapping[str, Any],
+    label_column: str | None,
+    num_generations: int | None,
+) -> list[dict[str, Any]]:
+    """The ``/score`` items of one call: response, label and what the statistics read."""
+    labels = _labels(columns, label_column)
+    ids = columns.get("completion_ids")
+    sources = columns.get("data_source")
+    items = []
+    for index, (completion, label, group) in enumerate(
+        zip(completions, labels, prompt_groups(prompts, num_generations), strict=True)
+    ):
+        item: dict[str, Any] = {
+            "response": completion_text(completion),
+            "ground_truth": label,
+            "group": group,
+        }
+        if ids is not None:
+            item["response_tokens"] = len(ids[index])
+        if sources is not None and sources[index] is not None:
+            item["data_source"] = str(sources[index])
+        items.append(item)
+    return items
+
+
 class _SharedScores:
     """Scores one step once, for the three reward functions that TRL calls in turn."""
 
-    def __init__(self, client_factory: Callable[[], RewardClient], label_column: str | None):
+    def __init__(
+        self,
+        client_factory: Callable[[], RewardClient],
+        label_column: str | None,
+        num_generations: int | None,
+    ):
         self._client_factory = client_factory
         self._label_column = label_column
+        self._num_generations = num_generations
         self._lock = threading.Lock()
-        self._key: tuple[Any, ...] | None = None
+        self._key: bytes | None = None
         self._results: list[dict[str, Any]] = []
 
-    def results(self, completions: Sequence[Any], columns: Mapping[str, Any]) -> list[dict]:
-        texts = [completion_text(completion) for completion in completions]
-        labels = _labels(columns, self._label_column)
-        key = (tuple(texts), tuple(labels))
+    def results(
+        self, prompts: Sequence[Any], completions: Sequence[Any], columns: Mapping[str, Any]
+    ) -> list[dict]:
+        items = _items(prompts, completions, columns, self._label_column, self._num_generations)
+        state = columns.get("trainer_state")
+        step = getattr(state, "global_step", None)
+        key = repr((step, items)).encode()
         with self._lock:
             if key != self._key:
-                items = [
-                    {"response": text, "ground_truth": label}
-                    for text, label in zip(texts, labels, strict=True)
-                ]
-                self._results = _run(self._score(items))
+                self._results = _run(self._score(items, step))
                 self._key = key
             return self._results
 
-    async def _score(self, items: list[dict[str, str]]) -> list[dict[str, Any]]:
+    async def _score(self, items: list[dict[str, Any]], step: int | None) -> list[dict[str, Any]]:
         async with self._client_factory() as client:
-            return await client.score(items)
+            return await client.score(items, step=step)
 
 
 def _run(coroutine: Any) -> Any:
@@ -92,6 +148,7 @@ def multisignal_reward_funcs(
     url: str | Sequence[str],
     *,
     label_column: str | None = None,
+    num_generations: int | None = None,
     api_token: str | None = None,
     timeout_s: float = 120.0,
     retries: int = 5,
@@ -102,6 +159,8 @@ def multisignal_reward_funcs(
         url: the reward service, or several (requests spread over them).
         label_column: the dataset column with the label; by default ``ground_truth``,
             else ``answer``.
+        num_generations: ``GRPOConfig.num_generations``; needed for the statistics' groups
+            only when a prompt can be drawn twice in a row (see :func:`prompt_groups`).
         api_token: bearer token, when the service requires one.
         timeout_s, retries: per request, as in :class:`RewardClient`.
 
@@ -111,11 +170,13 @@ def multisignal_reward_funcs(
     shared = _SharedScores(
         lambda: RewardClient(url, timeout_s=timeout_s, retries=retries, api_token=api_token),
         label_column,
+        num_generations,
     )
 
     def signal_func(signal: str) -> RewardFunc:
         def reward(prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
-            return [float(result[signal]) for result in shared.results(completions, columns)]
+            results = shared.results(prompts, completions, columns)
+            return [float(result[signal]) for result in results]
 
         reward.__name__ = reward.__qualname__ = signal
         reward.__doc__ = f"R_{signal} of each completion, from the reward service."

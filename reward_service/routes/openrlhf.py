@@ -6,22 +6,38 @@ query starts with, each label the dataset's answer. The answer is OpenRLHF's:
 ``{"rewards": [...], "scores": [...], "extra_logs": {"verify": [...], ...}}``, one value per
 query, scored by the same batch scorer as ``/score``. OpenRLHF sends no headers, so when the
 service has a token it goes in the URL: ``.../openrlhf/get_reward?token=...``.
+
+For the statistics, the responses to one prompt are one GRPO group (the group id is a digest
+of the prompt text), and since OpenRLHF sends no step, its requests are numbered into steps
+by the recorder's policy for untagged batches (a quiet gap ends a step).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Security
+from fastapi.security import APIKeyQuery
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from reward_service.batch import BatchItem
 from reward_service.deps import InFlight, Metrics, Scorer, Settings, Stats, token_accepted
 from reward_service.routes.score import record_scored
+from reward_service.stats import ScoredItem
+
+_TOKEN_IN_URL = APIKeyQuery(
+    name="token",
+    scheme_name="token in the URL",
+    description="The API token as `?token=...`, for OpenRLHF, which sends no headers.",
+    auto_error=False,
+)
 
 
-def _token_in_query(settings: Settings, token: Annotated[str | None, Query()] = None) -> None:
+def _token_in_query(
+    settings: Settings, token: Annotated[str | None, Security(_TOKEN_IN_URL)] = None
+) -> None:
     if not token_accepted(settings, token):
         raise HTTPException(401, "missing or wrong '?token=' in the reward URL")
 
@@ -62,6 +78,11 @@ def response_text(query: str, prompt: str) -> str:
     return query[position + len(prompt) :] if position >= 0 else query
 
 
+def prompt_group(prompt: str) -> str:
+    """The group id of the responses to ``prompt``: a digest of its text."""
+    return hashlib.blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
 @router.post("/openrlhf/get_reward", response_model=OpenRLHFResponse)
 async def get_reward(
     body: OpenRLHFRequest,
@@ -83,7 +104,11 @@ async def get_reward(
     ]
     with in_flight.admit(items=len(items)):
         report = await scorer.score(items)
-    record_scored(metrics, stats, report, items, None, time.perf_counter() - started)
+    scored = [
+        ScoredItem(item.response, item.ground_truth, group=prompt_group(prompt))
+        for item, prompt in zip(items, body.prompts, strict=True)
+    ]
+    record_scored(metrics, stats, report, scored, None, time.perf_counter() - started)
     results = report.results
     scores = [result.score for result in results]
     logs = {

@@ -23,9 +23,9 @@ from reward_service.deps import (
 )
 from reward_service.metrics import ServiceMetrics
 from reward_service.request_body import parse_score_request, read_body
-from reward_service.schemas import ScoreRequest, ScoreResponse
+from reward_service.schemas import ScoreItemIn, ScoreRequest, ScoreResponse
 from reward_service.scoring import RewardWeights
-from reward_service.stats import StatsRecorder
+from reward_service.stats import ScoredItem, StatsRecorder
 
 logger = logging.getLogger("reward_service")
 
@@ -66,7 +66,7 @@ def record_scored(
     metrics: ServiceMetrics,
     stats: StatsRecorder,
     report: BatchReport,
-    items: list[BatchItem],
+    items: list[ScoredItem],
     step: int | None,
     elapsed_s: float,
 ) -> None:
@@ -74,10 +74,21 @@ def record_scored(
     counted instead): by now the scores are the answer."""
     metrics.record_batch(report, elapsed_s)
     try:
-        stats.record(report.results, [item.response for item in items], step, elapsed_s * 1e3)
+        stats.record(items, report.results, step, elapsed_s * 1e3)
     except Exception:
         logger.exception("recording statistics failed; the scores are returned all the same")
         metrics.stats_failures.inc()
+
+
+def _scored_item(item: ScoreItemIn) -> ScoredItem:
+    return ScoredItem(
+        item.response,
+        item.ground_truth,
+        item.data_source,
+        item.group,
+        item.response_tokens,
+        item.truncated,
+    )
 
 
 def _declared_length(request: Request) -> int:
@@ -143,5 +154,6 @@ async def score(
         }
     )
     # The response is decided: statistics are recorded now and can no longer fail it.
-    record_scored(metrics, stats, report, items, score_request.step, elapsed)
+    scored = [_scored_item(item) for item in score_request.items]
+    record_scored(metrics, stats, report, scored, score_request.step, elapsed)
     return Response(body, media_type="application/json")

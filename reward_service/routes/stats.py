@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import FileResponse
 
 from reward_service.deps import RequireToken, Stats
@@ -16,15 +16,33 @@ DASHBOARD_PAGE = Path(__file__).parents[1] / "stats" / "dashboard.html"
 router = APIRouter(tags=["statistics"])
 
 
-@router.get("/stats", dependencies=[RequireToken], responses={401: {}})
+@router.get(
+    "/stats",
+    dependencies=[RequireToken],
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}, 401: {}},
+)
 async def stats(
     recorder: Stats, limit: Annotated[int | None, Query(ge=1, le=100_000)] = None
-) -> dict[str, Any]:
-    """Per-step signal means, format failure rates, answers, calibration and latency.
+) -> Response:
+    """Per-step values as columns (``series``), the panels that plot them, a summary of the
+    last step and the latest and failed responses: what ``/dashboard`` draws.
 
-    Holds model responses and answers, so it needs the token when one is set.
+    At most STATS_MAX_BYTES (2 MiB): past it the oldest steps are left out
+    (``steps_left_out``). Holds model responses and answers, so it needs the token when
+    one is set.
     """
-    return recorder.snapshot(limit)
+    return Response(recorder.snapshot_json(limit), media_type="application/json")
+
+
+@router.get("/stats/responses/{row_id}", dependencies=[RequireToken], responses={401: {}, 404: {}})
+async def response_text(recorder: Stats, row_id: int) -> dict[str, Any]:
+    """One row of the response tables of ``/stats`` (by its ``id``) with the response's text
+    (its first 2,000 and last 6,000 characters), while the row is kept."""
+    row = recorder.response(row_id)
+    if row is None:
+        raise HTTPException(404, f"response {row_id} is no longer kept")
+    return row
 
 
 @router.get("/dashboard", response_class=FileResponse)

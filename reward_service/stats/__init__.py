@@ -1,7 +1,13 @@
 """Reward statistics: per-step counts, the service's recorder, the statistics file, the report.
 
-- :mod:`~reward_service.stats.step`: :class:`StepStats`, one step's counts, merged by addition.
-- :mod:`~reward_service.stats.recorder`: :class:`StatsRecorder`, what ``/stats`` serves.
+- :mod:`~reward_service.stats.step`: :class:`StepStats`, one step's counts, merged exactly.
+- :mod:`~reward_service.stats.answers`: the key equivalent answers are counted under.
+- :mod:`~reward_service.stats.groups`: GRPO groups and the learning signal they carry.
+- :mod:`~reward_service.stats.sketch`: bounded distinct counts that merge exactly.
+- :mod:`~reward_service.stats.recorder`: :class:`StatsRecorder`, what the service keeps.
+- :mod:`~reward_service.stats.latest`: the rows of the response tables.
+- :mod:`~reward_service.stats.view`: what ``/stats`` serves, bounded in bytes.
+- :mod:`~reward_service.stats.panels`: the panels and colours of the page and the report.
 - :mod:`~reward_service.stats.jsonl`: the statistics file, read back per step.
 - :mod:`~reward_service.stats.report`: the PNG report (needs the ``report`` extra).
 - ``dashboard.html``: the page ``/dashboard`` serves.
@@ -10,23 +16,24 @@
 from reward_service.stats.jsonl import read_jsonl
 from reward_service.stats.recorder import StatsRecorder
 from reward_service.stats.step import (
-    ANSWER_CHARS_KEPT,
     ANSWERS_KEPT,
     CALIBRATION_CELLS,
-    RESPONSE_CHARS_KEPT,
     SIGNALS,
+    ScoredItem,
     StepStats,
     merge_by_step,
 )
+from reward_service.stats.view import STATS_MAX_BYTES, stats_view
 
 __all__ = [
     "ANSWERS_KEPT",
-    "ANSWER_CHARS_KEPT",
     "CALIBRATION_CELLS",
-    "RESPONSE_CHARS_KEPT",
     "SIGNALS",
+    "STATS_MAX_BYTES",
+    "ScoredItem",
     "StatsRecorder",
     "StepStats",
     "merge_by_step",
     "read_jsonl",
+    "stats_view",
 ]

@@ -1,29 +1,145 @@
-"""The dashboard's plots as one PNG, from the statistics JSONL (``stats_file``)."""
+"""The dashboard as one PNG, from the statistics JSONL (``stats_file``).
+
+The report draws the same view as the page (:func:`reward_service.stats.view.stats_view`):
+the same panels, series, colours and smoothing, with each legend under its plot, and the
+page's summary of the last step as the first cell.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from reward_service.stats.jsonl import read_jsonl
-from reward_service.stats.step import CALIBRATION_CELLS, SIGNALS, StepStats
+from reward_service.stats.view import stats_view
 
-FIGURE_SIZE_IN = (14, 9)
+COLUMNS = 3
+PANEL_SIZE_IN = (6.2, 4.4)
 DPI = 100
+RANGE_BARS = 12
 
 
-def _share(stats: StepStats, count: float) -> float:
-    return count / stats.items if stats.items else 0.0
+def ema(values: Sequence[float | None], weight: float) -> list[float | None]:
+    """TensorBoard's debiased exponential moving average (the page's smoothing); gaps stay."""
+    smoothed: list[float | None] = []
+    last, count = 0.0, 0
+    for value in values:
+        if value is None:
+            smoothed.append(None)
+            continue
+        last = last * weight + (1 - weight) * value
+        count += 1
+        smoothed.append(last / (1 - weight**count))
+    return smoothed
+
+
+def _values(view: dict[str, Any], series: dict[str, Any]) -> list[float | None]:
+    column = view["series"].get(series["key"], [])
+    if not series["share"]:
+        return column
+    items = view["series"]["items"]
+    return [v / n if n else None for v, n in zip(column, items, strict=True)]
+
+
+def _nan(values: Sequence[float | None]) -> list[float]:
+    return [float("nan") if v is None else float(v) for v in values]
+
+
+def _draw_steps(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> list[Any]:
+    """One panel over the steps; returns its legend handles."""
+    x = view["steps"]
+    right = None
+    handles = []
+    areas = [s for s in panel["series"] if s["kind"] == "area"]
+    if areas:
+        shares = [[0.0 if v is None else v for v in _values(view, s)] for s in areas]
+        handles += axis.stackplot(
+            x, *shares, colors=[s["color"] for s in areas], labels=[s["label"] for s in areas]
+        )
+    bottom = [0.0] * len(x)
+    for series in panel["series"]:
+        if series["kind"] == "area":
+            continue
+        target = axis
+        if series["axis"] == "y2":
+            right = right or axis.twinx()
+            target = right
+        values = _values(view, series)
+        style = "--" if series["dashed"] else "-"
+        if series["kind"] == "bar":
+            heights = [0 if v is None else v for v in values]
+            handles.append(
+                target.bar(
+                    x,
+                    heights,
+                    width=1.0,
+                    bottom=bottom,
+                    color=series["color"],
+                    label=series["label"],
+                )
+            )
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+        elif series["smooth"] and view["smoothing"] > 0:
+            target.plot(x, _nan(values), color=series["color"], alpha=0.25, linewidth=1)
+            (line,) = target.plot(
+                x,
+                _nan(ema(values, view["smoothing"])),
+                style,
+                color=series["color"],
+                label=series["label"],
+                linewidth=1.6,
+            )
+            handles.append(line)
+        else:
+            (line,) = target.plot(
+                x, _nan(values), style, color=series["color"], label=series["label"], linewidth=1.4
+            )
+            handles.append(line)
+    axis.set(xlabel="step", ylabel=panel["y_label"])
+    axis.set_ylim(bottom=0, top=panel["y_max"] * 1.02 if panel["y_max"] else None)
+    if right is not None:
+        right.set_ylabel(panel["y2_label"])
+        right.set_ylim(bottom=0)
+    return handles
+
+
+def _draw_range_bars(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> None:
+    items = sum(view["series"]["items"])
+    bars = [
+        (sum(view["series"].get(s["key"], [])) / items if items else 0.0, s["label"], s["color"])
+        for s in panel["series"]
+    ]
+    bars = sorted((b for b in bars if b[0] > 0), key=lambda b: -b[0])[:RANGE_BARS]
+    bars.reverse()  # largest on top, as on the page
+    axis.barh([b[1] for b in bars], [b[0] for b in bars], color=[b[2] for b in bars])
+    axis.set(xlabel=panel["y_label"])
+
+
+def summary_lines(view: dict[str, Any]) -> list[str]:
+    """The view's summary of the last step (the page's counters), as text lines."""
+    last = view["summary"]
+
+    def share(key: str) -> str:
+        return "-" if last[key] is None else f"{100 * last[key]:.1f}%"
+
+    unit = "tok" if view["length_unit"] == "tokens" else "chars"
+    return [
+        f"step {last['step']} ({last['items']} items); {len(view['steps'])} steps shown",
+        f"verify {share('verify')}   format {share('format')}",
+        f"says wrong {share('says_wrong')}   says correct {share('says_correct')}",
+        f"distinct answers {last['distinct_answers']}",
+        f"zero-advantage groups {share('zero_variance')}   pass@k {share('pass_at_k')}",
+        f"mean length {last['length_mean']} {unit}   truncated {share('truncated')}",
+        f"timeouts {last['timeouts_total']} (last step {last['timeouts']})",
+        f"errors {last['errors_total']} (last step {last['errors']})",
+    ]
 
 
 def write_report(
-    stats_path: Path,
-    output: Path,
-    top_answers: int = 5,
-    on_bad_line: Callable[[str], None] = lambda _: None,
+    stats_path: Path, output: Path, on_bad_line: Callable[[str], None] = lambda _: None
 ) -> Path:
-    """Plot signal means, answer share, calibration and timeouts per step into ``output``.
+    """Draw the dashboard's panels for every step in ``stats_path`` into ``output``.
 
     Lines that are not statistics are skipped and described to ``on_bad_line``.
 
@@ -45,38 +161,40 @@ def write_report(
     steps = read_jsonl(stats_path, on_bad_line)
     if not steps:
         raise ValueError(f"{stats_path} holds no statistics")
-    x = [s.step for s in steps]
-    figure, axes = plt.subplots(2, 2, figsize=FIGURE_SIZE_IN, dpi=DPI)
-    signals, answers, calibration, health = axes.flat
-
-    for signal in SIGNALS:
-        signals.plot(x, [_share(s, s.signal_sums[signal]) for s in steps], marker=".", label=signal)
-    signals.set(title="Signal means per step", xlabel="step", ylabel="mean")
-
-    totals = sum((s.answers for s in steps), Counter())
-    top = [answer for answer, _ in totals.most_common(top_answers)]
-    shares = [[_share(s, s.answers.get(a, 0)) for s in steps] for a in top]
-    other = [1 - sum(column) for column in zip(*shares, strict=True)] if shares else []
-    answers.stackplot(x, *shares, other, labels=[*top, "other"])
-    answers.set(title="Answer share (top answers)", xlabel="step", ylabel="share of items")
-
-    bottom = [0.0] * len(steps)
-    for cell in CALIBRATION_CELLS:
-        heights = [_share(s, s.calibration[cell]) for s in steps]
-        calibration.bar(x, heights, bottom=bottom, label=cell.replace("_", " answer, says "))
-        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-    calibration.set(title="Reflection calibration", xlabel="step", ylabel="share of items")
-
-    health.bar(x, [s.timeouts for s in steps], label="timeouts")
-    health.bar(x, [s.errors for s in steps], bottom=[s.timeouts for s in steps], label="errors")
-    top = max([s.timeouts + s.errors for s in steps] + [1])
-    health.set(title="Timeouts and errors", xlabel="step", ylabel="items", ylim=(0, top * 1.1))
-
-    for axis in axes.flat:
+    view = stats_view(steps)
+    cells = len(view["panels"]) + 1
+    rows = -(-cells // COLUMNS)
+    figure, axes = plt.subplots(
+        rows,
+        COLUMNS,
+        figsize=(PANEL_SIZE_IN[0] * COLUMNS, PANEL_SIZE_IN[1] * rows),
+        dpi=DPI,
+        layout="constrained",
+    )
+    flat = list(axes.flat)
+    flat[0].axis("off")
+    flat[0].set_title("Last step", loc="left", fontsize="medium", fontweight="bold")
+    flat[0].text(0, 1, "\n".join(summary_lines(view)), va="top", family="monospace", fontsize=10)
+    for axis, panel in zip(flat[1:], view["panels"], strict=False):
+        axis.set_title(panel["title"], loc="left", fontsize="medium", fontweight="bold")
+        if panel["kind"] == "range_bars":
+            _draw_range_bars(axis, view, panel)
+            continue
+        handles = _draw_steps(axis, view, panel)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
-        axis.legend(fontsize="small", loc="best", framealpha=0.85)
+        if panel["whole_numbers"]:
+            axis.yaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
-    figure.tight_layout()
+        axis.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+            ncol=3,
+            fontsize="small",
+            frameon=False,
+        )
+    for axis in flat[cells:]:
+        axis.axis("off")
     output.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output)
     plt.close(figure)

@@ -120,8 +120,8 @@ def test_the_step_comes_from_verls_rows(
 ) -> None:
     manager = load_manager(tokenizer, service.url, "+reward.reward_kwargs.flush_ms=5")
     run_all(manager, make_rows([make_response("12.8")] * 3, step=41))
-    steps = httpx.get(f"{service.url}/stats").json()["steps"]
-    assert [(s["step"], s["items"]) for s in steps if s["step"] == 41] == [(41, 3)]
+    view = httpx.get(f"{service.url}/stats").json()
+    assert dict(zip(view["steps"], view["series"]["items"], strict=True))[41] == 3
 
 
 def test_per_sample_calls_become_batched_requests(

@@ -55,7 +55,7 @@ class FitRun:
     """What one run of verl's loop left behind."""
 
     url: str
-    stats_before_kill: list[dict[str, Any]] = field(default_factory=list)
+    stats_before_kill: dict[str, Any] = field(default_factory=dict)
     killed_at: float | None = None
     error: BaseException | None = None
     stopped_at: float | None = None
@@ -105,7 +105,7 @@ def kill_before_step_3(run: FitRun, service: ServiceProcess, server_name: str) -
             time.sleep(0.2)
     while server is not None and time.monotonic() < deadline:
         if ray.get(server.held_requests.remote()) > 0:
-            run.stats_before_kill = httpx.get(f"{service.url}/stats").json()["steps"]
+            run.stats_before_kill = httpx.get(f"{service.url}/stats").json()
             service.stop(signal.SIGKILL)
             run.killed_at = time.monotonic()
             break
@@ -183,7 +183,8 @@ def expected_means() -> dict[str, float]:
 
 
 def test_the_real_steps_reach_the_service(fit_run: FitRun) -> None:
-    steps = [(s["step"], s["items"]) for s in fit_run.stats_before_kill]
+    view = fit_run.stats_before_kill
+    steps = list(zip(view["steps"], view["series"]["items"], strict=True))
     # step 0 is the validation before training; step 2 holds its training and validation samples
     assert steps == [(0, ROWS_PER_PHASE), (1, ROWS_PER_PHASE), (2, 2 * ROWS_PER_PHASE)]
 

@@ -1,0 +1,103 @@
+"""The scored responses the dashboard lists: the latest ones, and the latest that timed out or
+failed, each with its answer section, its breakdown and its text (bounded).
+
+``/stats`` serves the rows without their text (:func:`table_row`); the page asks for one
+row's text when it is clicked (``/stats/responses/{id}``, :func:`text_row`), so ``/stats``
+stays small.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from reward_service.scoring import ScoreResult
+from reward_service.stats.answers import display_text
+from reward_service.stats.step import ScoredItem
+
+THINK_CLOSE = "</think>"
+HEAD_CHARS_KEPT = 2000
+TAIL_CHARS_KEPT = 6000
+"""A response is kept as its first and last characters: the start of the thinking, and the
+answer and reflection at the end."""
+SECTION_HEAD_CHARS, SECTION_TAIL_CHARS = 160, 240
+"""The answer section (after ``</think>``) is shown whole up to 400 characters, else its start
+(the boxed answer) and its end (the reflection)."""
+_CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters other than newlines and tabs as U+FFFD."""
+    return _CONTROL_BUT_LINES.sub("\ufffd", text)
+
+
+def shortened(text: str, head: int, tail: int) -> str:
+    """``text`` whole when it fits in ``head + tail`` characters, else its two ends."""
+    if len(text) <= head + tail:
+        return text
+    return f"{text[:head]}\n… {len(text) - head - tail} characters left out …\n{text[-tail:]}"
+
+
+def answer_section(response: str) -> str:
+    """What follows the last ``</think>`` (the boxed answer and the reflection); the end of
+    the response when it has none."""
+    position = response.rfind(THINK_CLOSE)
+    section = response[position + len(THINK_CLOSE) :] if position >= 0 else response[-600:]
+    return shortened(section.strip(), SECTION_HEAD_CHARS, SECTION_TAIL_CHARS)
+
+
+@dataclass(frozen=True)
+class KeptResponse:
+    """A scored response kept for the tables: cut to its bounded parts when recorded (cheap,
+    on the request path), made presentable only when served.
+
+    Attributes:
+        id: the row's number, for ``/stats/responses/{id}``.
+        step: the step it was counted in.
+        item: what the trainer sent, its response cut to its first HEAD_CHARS_KEPT and last
+            TAIL_CHARS_KEPT characters.
+        result: its score.
+        chars: the whole response's length.
+        section: its answer section (see :func:`answer_section`).
+    """
+
+    id: int
+    step: int
+    item: ScoredItem
+    result: ScoreResult
+    chars: int
+    section: str
+
+
+def keep(row_id: int, step: int, item: ScoredItem, result: ScoreResult) -> KeptResponse:
+    """The bounded parts of one scored response, for the tables."""
+    text = shortened(item.response, HEAD_CHARS_KEPT, TAIL_CHARS_KEPT)
+    kept = dataclasses.replace(item, response=text)
+    return KeptResponse(
+        row_id, step, kept, result, len(item.response), answer_section(item.response)
+    )
+
+
+def table_row(kept: KeptResponse) -> dict[str, Any]:
+    """One row of the response tables as ``/stats`` serves it (without the text)."""
+    item, result = kept.item, kept.result
+    return {
+        "id": kept.id,
+        "step": kept.step,
+        **result.to_dict(),
+        "pred": None if result.pred is None else display_text(result.pred),
+        "error": None if result.error is None else display_text(result.error, 300),
+        "data_source": None if item.data_source is None else display_text(item.data_source, 64),
+        "group": None if item.group is None else display_text(item.group, 64),
+        "response_tokens": item.response_tokens,
+        "truncated": item.truncated,
+        "chars": kept.chars,
+        "answer_section": visible(kept.section),
+    }
+
+
+def text_row(kept: KeptResponse) -> dict[str, Any]:
+    """One row with the response's (bounded) text, for ``/stats/responses/{id}``."""
+    return {**table_row(kept), "response": visible(kept.item.response)}
