@@ -5,8 +5,9 @@ before comparing them; this module does the part that math-verify leaves out or 
 a way that depends on the installed parser, so that every answer reaches math-verify in
 one written form, whatever the environment:
 
-- digit groups: ``1\\,000``, ``1\\!000``, ``1{,}000`` and ``1~000`` are ``1000``; other
-  thin, medium and negative spaces are plain spaces;
+- digit groups: ``1\\,000``, ``1\\!000``, ``1{,}000``, ``1,\\!000``, ``1~000`` and ``1 000``
+  are ``1000`` (a plain comma is left to math-verify); other thin, medium and negative
+  spaces are plain spaces;
 - ``\\text{12.8}``, ``\\textbf{5}``, ``\\mathrm{5}`` and ``\\text{12.8 mph}`` are the number;
 - a unit after a number goes: ``12.8 \\text{ mph}``, ``15\\mbox{ cm}^2``, ``125 miles``;
 - ``\\$`` goes; degree signs go (``30^\\circ`` is ``30``, on either side);
@@ -43,7 +44,9 @@ _TEXT_COMMAND = r"\\(?:text(?:bf|rm|normal|it|sf|up)?|math(?:rm|bf|it|sf)|mbox|t
 _LEFT_RIGHT_DOT = re.compile(r"\\(?:left|right)\s*\.")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right|[bB]igg?[lr]?)(?![A-Za-z])")
 _FRAC_VARIANT = re.compile(r"\\[dtc]frac(?![A-Za-z])")
-_DIGIT_GROUP = re.compile(r"(?<=\d)(?:\{,\}|\\[,!;: ]|~)(?=\d{3}(?!\d))")
+_GROUP_SEPARATOR = r"(?:\{,\}|,\\!\s?|\\[,!;: ]|~| )"
+_GROUPED_NUMBER = re.compile(rf"(?<![\d.])\d{{1,3}}(?:{_GROUP_SEPARATOR}\d{{3}})+(?!\d)")
+_GROUP_SEPARATORS = re.compile(_GROUP_SEPARATOR)
 _NEGATIVE_SPACE = re.compile(r"\\!")
 _SPACE_COMMAND = re.compile(r"\\(?:[,;: ]|q?quad(?![A-Za-z]))|~")
 _DOLLAR = re.compile(r"\\\$|\\(?:text|mbox)\s*\{\s*\\?\$\s*\}")
@@ -89,7 +92,8 @@ _SPACES = re.compile(r"\s+")
 _ROW_BREAK, _ROW_BREAK_MARK = "\\\\", "\ue000"
 """A LaTeX line break (``\\\\``) is set aside while the rest is rewritten, so that no
 rewrite reads its second backslash as the start of a command (``\\ 3`` is no space)."""
-_OPENING_DELIMITERS, _CLOSING_DELIMITERS = ("$", "\\(", "\\["), ("$", "\\)", "\\]")
+_CLOSING_DOLLARS = re.compile(r"(?<!\\)\$+\s*$")
+_DELIMITER_PAIRS = (("\\(", "\\)"), ("\\[", "\\]"))
 
 
 def _unit_words(words: str | None) -> bool:
@@ -132,7 +136,7 @@ def _rewrite(text: str) -> str:
     text = _LEFT_RIGHT_DOT.sub("", text)
     text = _LEFT_RIGHT.sub("", text)
     text = _FRAC_VARIANT.sub(r"\\frac", text)
-    text = _DIGIT_GROUP.sub("", text)
+    text = _GROUPED_NUMBER.sub(lambda match: _GROUP_SEPARATORS.sub("", match.group()), text)
     text = _NEGATIVE_SPACE.sub("", text)
     text = _SPACE_COMMAND.sub(" ", text)
     text = _DOLLAR.sub("", text)
@@ -151,17 +155,16 @@ def _rewrite(text: str) -> str:
 
 def _without_math_delimiters(text: str) -> str:
     """``$5$``, ``\\(5\\)`` and ``\\[5\\]`` as ``5``; an escaped ``\\$`` stays."""
-    text = text.strip()
-    while text.startswith(_OPENING_DELIMITERS):
-        text = text[1 if text[0] == "$" else 2 :].lstrip()
-    while text.endswith(_CLOSING_DELIMITERS) and not text.endswith("\\$"):
-        text = text[: -1 if text[-1] == "$" else -2].rstrip()
+    text = _CLOSING_DOLLARS.sub("", text.strip().lstrip("$").lstrip())
+    for opening, closing in _DELIMITER_PAIRS:
+        if text.startswith(opening) and text.endswith(closing):
+            text = text[len(opening) : -len(closing)].strip()
     return text
 
 
 def _unboxed(text: str) -> str:
     """The text without math delimiters, and the content of a box that is all of it."""
-    text = _without_math_delimiters(text)
+    text = _TRAILING_PERIOD.sub("", _without_math_delimiters(text))
     boxes = find_boxes(text)
     whole = len(boxes) == 1 and boxes[0].start == 0 and boxes[0].end == len(text)
     return (boxes[0].content or "") if whole else text
