@@ -48,9 +48,9 @@ import heapq
 import re
 import string
 from array import array
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from typing import Literal, NamedTuple
 
 Verdict = Literal["correct", "wrong"]
 
@@ -59,6 +59,7 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 """The reflection is read in ASCII lower case (same length, so positions hold): the
 expressions below are case-sensitive, which keeps each scan fast."""
 
+_QUOTE_MARK = re.compile('["“「『]')
 _QUOTED = re.compile(r'"[^"\n]*"|“[^”\n]*”|「[^」\n]*」|『[^』\n]*』')
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SENTENCE_END = re.compile(r"(?:[.!?;](?!\d)|[。！？；\n])+")
@@ -88,7 +89,7 @@ _YES_NO = re.compile(
 _YES = frozenset({"yes", "yeah", "yep", "是的", "对"})
 _NEGATION = re.compile(
     r"(?P<idiom>\bno\s+(?:doubt|question)|\bwithout\s+(?:a\s+|any\s+)?doubt|\bnot\s+only"
-    r"|\bnot\s+just|\bno\s+matter|\bno\s+longer\s+in\s+doubt)"
+    r"|\bnot\s+just|\bno\s+matter)"
     r"|\b(?:not|no|never|nothing|none|neither|nor|without|cannot|hardly|barely|nowhere)\b"
     r"|n['’]t\b",
 )
@@ -131,7 +132,7 @@ _RIGHT_NOT_JUDGEMENT = re.compile(
     r"\s*(?:-|triangles?|angles?|angled|sides?|hand|now|away|here|there|after|before|of"
     r"|to(?![ \t]+(?:me|us)\b)|circular|prism|cones?|cylinders?|shift|endpoint|limit|half)\b",
 )
-_ENDS_SENTENCE = re.compile(r"[ \t]*(?:[?.!]|$)")
+_ENDS_SENTENCE = re.compile(r"[ \t]{0,8}(?:[?.!]|$)")
 _NOT_AN_ADMISSION = re.compile(
     r"(?:\b(?:for|relative|absolute|percent|percentage|standard|squared|mean)"
     r"|\bmargin\s+of|\btrial\s+and)(?:\s+(?:any|possible|potential|obvious|careless))?\s*$",
@@ -142,6 +143,10 @@ _CONTEXT = 48
 _MAX_JUDGEMENTS_READ = 4096
 """Judgement words read from the end before giving up (None): a real reflection has a few
 dozen; this bounds the work on a megabyte of "right right right..." that grades nothing."""
+_FIRST_WINDOW = 512
+"""Characters searched first when looking back for a match (a whole short reflection in one
+scan); each search that finds nothing doubles it. Searches are bounded in number by
+:data:`_MAX_JUDGEMENTS_READ`, so this first window costs at most ~2 M characters of scanning."""
 _MATCH_SLACK = 24
 """More than the longest match and its lookahead: a search that must find the matches
 starting before a position reads this far past it."""
@@ -150,7 +155,15 @@ starting before a position reads this far past it."""
 def _blank_quotes(text: str) -> str:
     """The text with each quoted passage blanked out and closing a clause (a comma where
     it ended), every other character where it was."""
+    if _QUOTE_MARK.search(text) is None:
+        return text
     return _QUOTED.sub(lambda match: " " * (len(match.group()) - 1) + ",", text)
+
+
+def _lower(text: str) -> str:
+    """ASCII letters in lower case, every character where it was."""
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else text.translate(_ASCII_LOWER)
 
 
 def _last_before(
@@ -163,7 +176,7 @@ def _last_before(
     costs time linear in its length. Matches see the whole text around them (lookarounds
     reach outside the window), so they are the matches of a scan of the whole text.
     """
-    width = _CONTEXT
+    width = _FIRST_WINDOW
     stop = min(len(text), end + _MATCH_SLACK)
     while True:
         low = max(floor, end - width)
@@ -217,7 +230,7 @@ def _right_polarity(text: str, start: int, end: int) -> Verdict | None:
     if _RIGHT_NOT_JUDGEMENT.match(text, end, end + _CONTEXT):
         return None
     last, before = _previous_words(text, start)
-    if _ENDS_SENTENCE.match(text, end, end + _CONTEXT):  # "Is 12.8 right?"
+    if _ENDS_SENTENCE.match(text, end):  # "Is 12.8 right?"
         return "correct"
     if last in _COPULA or last.endswith(_CONTRACTED_VERBS):
         return "correct"
@@ -262,8 +275,7 @@ def _polarity(text: str, match: re.Match[str], since: int, clause_start: int) ->
     return _OPPOSITE[said] if flips % 2 else said
 
 
-@dataclass(frozen=True)
-class _Sentence:
+class _Sentence(NamedTuple):
     """A sentence: where it starts, where its text ends, and its terminator."""
 
     start: int
@@ -280,13 +292,17 @@ class _Reading:
     """One reflection, read from its end: its judgements, their clauses and sentences."""
 
     def __init__(self, reflection: str) -> None:
-        self.text = _blank_quotes(reflection).translate(_ASCII_LOWER)
-        chinese = _CJK.search(self.text) is not None
+        self.text = _lower(_blank_quotes(reflection))
+        chinese = not self.text.isascii() and _CJK.search(self.text) is not None
         self.patterns = (
             [_ENGLISH_JUDGEMENT, _CHINESE_JUDGEMENT] if chinese else [_ENGLISH_JUDGEMENT]
         )
         self.clause_break = _CLAUSE_BREAK_CJK if chinese else _CLAUSE_BREAK
         self.hedge = _HEDGE_CJK if chinese else _HEDGE
+        self.short: list[re.Match[str]] | None = None
+        if len(self.text) <= _FIRST_WINDOW:  # one scan answers every search
+            self.short = list(self.judgements(0, len(self.text)))
+            self.short_starts = [match.start() for match in self.short]
         self.budget = _MAX_JUDGEMENTS_READ
 
     def last_judgement_before(self, end: int, floor: int = 0) -> re.Match[str] | None:
@@ -295,6 +311,12 @@ class _Reading:
         self.budget -= 1
         if self.budget < 0:
             return None
+        if self.short is not None:
+            index = bisect.bisect_left(self.short_starts, end) - 1
+            found = self.short[index] if index >= 0 else None
+            return found if found is not None and found.start() >= floor else None
+        if len(self.patterns) == 1:
+            return _last_before(self.patterns[0], self.text, end, floor)
         found = [_last_before(pattern, self.text, end, floor) for pattern in self.patterns]
         return max((match for match in found if match), key=re.Match.start, default=None)
 
@@ -302,20 +324,20 @@ class _Reading:
         """The judgement words starting in ``[start, end)``, in order."""
         stop = min(len(self.text), end + _CONTEXT)
         scans = [pattern.finditer(self.text, start, stop) for pattern in self.patterns]
-        for match in heapq.merge(*scans, key=re.Match.start):
+        merged = scans[0] if len(scans) == 1 else heapq.merge(*scans, key=re.Match.start)
+        for match in merged:
             if match.start() >= end:
                 return
             yield match
 
     @functools.cached_property
-    def terminators(self) -> tuple[array[int], array[int]]:
+    def terminators(self) -> tuple[Sequence[int], Sequence[int]]:
         """Where each sentence terminator (". ", "?", "。"...) starts and ends: one scan,
         made the first time a sentence is asked for."""
-        starts, ends = array("q"), array("q")
-        for match in _SENTENCE_END.finditer(self.text):
-            starts.append(match.start())
-            ends.append(match.end())
-        return starts, ends
+        spans = array(
+            "q", chain.from_iterable(map(re.Match.span, _SENTENCE_END.finditer(self.text)))
+        )
+        return spans[0::2], spans[1::2]
 
     def sentence_at(self, position: int) -> _Sentence:
         """The sentence holding ``position``."""
