@@ -301,7 +301,8 @@ class _Reading:
         self.hedge = _HEDGE_CJK if chinese else _HEDGE
         self.short: list[re.Match[str]] | None = None
         if len(self.text) <= _FIRST_WINDOW:  # one scan answers every search
-            self.short = list(self.judgements(0, len(self.text)))
+            whole = self.patterns[0].finditer(self.text) if not chinese else None
+            self.short = list(whole or self.judgements(0, len(self.text)))
             self.short_starts = [match.start() for match in self.short]
         self.budget = _MAX_JUDGEMENTS_READ
 

@@ -4,10 +4,10 @@ Both sides are first normalised the way MATH's grader does (:mod:`._normalize`);
 or label may have two readings (a percentage: its number and its value), and they are
 equal when any reading of one equals any reading of the other. math-verify then converts
 LaTeX to sympy through latex2sympy2_extended and compares with numeric, symbolic, set and
-interval rules. Its timeout is ``signal.alarm``, which only
-works in a process's main thread (verl issue 3407: rewards silently became 0 in async
-mode), so the in-process limit is used only there. Elsewhere comparisons run without
-one, and the reward service adds hard, killable per-item timeouts around this code.
+interval rules. Its timeout is ``signal.alarm``, which only works in a process's main
+thread (verl issue 3407: rewards silently became 0 in async mode), so the in-process limit
+is used only there. Elsewhere comparisons run without one, and the reward service adds
+hard, killable per-item timeouts around this code.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _any_pair_equal(gold: tuple[Any, ...], answer: list[Any], timeout: int | Non
 def verify_answer(
     answer: str | None, ground_truth: str, timeout_s: float | None = 5.0
 ) -> VerifyOutcome:
-    """Compare an extracted answer with the ground truth; never raises.
+    """Compare an extracted answer with the ground truth; never raises but (see below).
 
     Args:
         answer: the boxed answer's content, or None when the response has none.
