@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +20,7 @@ from reward_service.pool import PoolUnavailable
 from reward_service.routes import openrlhf, ops, score, stats
 from reward_service.routes.score import ClientDisconnected
 from reward_service.schemas import ScoreRequest
+from reward_service.scoring import scorer_version
 from reward_service.settings import ServiceSettings
 from reward_service.stats import StatsRecorder
 
@@ -29,7 +29,7 @@ logger = logging.getLogger("reward_service")
 SWAGGER_UI = "/static/swagger-ui"
 """swagger-ui-dist from the npm registry, vendored with its licence (static/swagger-ui)."""
 
-SCORER_VERSION = f"reward-service {__version__}; math-verify {version('math-verify')}"
+SCORER_VERSION = scorer_version()
 
 
 def _without_security(schema: dict[str, Any]) -> None:

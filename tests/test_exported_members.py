@@ -11,6 +11,8 @@ def test_scoring_exports() -> None:
         "ScoreResult",
         "compute_score",
         "label_text",
+        "normalize_answer",
+        "scorer_version",
         # what the service builds on
         "FORMAT_RULES",
         "MAX_WEIGHT",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reward_service.scoring._format import FORMAT_RULES, format_failures
+from reward_service.scoring._format import FORMAT_RULES, _strip_end_of_sequence, format_failures
 
 GOOD = (
     "<think>Work it out.</think>\nThe answer is \\boxed{12.8}.\n"
@@ -68,3 +68,21 @@ def test_failures_are_reported_in_rule_order() -> None:
 )
 def test_junk_never_raises(junk: str) -> None:
     assert "think_first" in format_failures(junk)
+
+
+@pytest.mark.parametrize(
+    ("text", "stripped"),
+    [
+        ("answer<|im_end|>", "answer"),
+        ("answer <|im_end|>\n<|endoftext|>  ", "answer"),
+        ("answer<|im_end|>x", "answer<|im_end|>x"),
+        ("<|im_end|>" * 3, ""),
+        ("x" + "<|im_end|> \n" * 100_000, "x"),
+    ],
+    ids=["one token", "mixed", "text after", "only tokens", "a megabyte of tokens"],
+)
+def test_end_of_sequence_tail_is_stripped_in_one_pass(text: str, stripped: str) -> None:
+    """Linear in the tail (it was 2.3 s per MiB of repeated <|im_end|>): the pytest
+    timeout is the backstop; benchmarks/RESULTS.md has the times."""
+    assert _strip_end_of_sequence(text) == stripped
+    assert format_failures(GOOD + text[len(stripped) :]) == ()

@@ -1,48 +1,62 @@
-"""R_reflect: the reflection's verdict, negation-aware."""
+"""R_reflect: the reflection's verdict, read clause by clause like a careful grader."""
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reward_service.scoring import MultiSignalMathReward
 from reward_service.scoring._extract import reflection_text
 from reward_service.scoring._reflect import classify_verdict
+from tests.answer_corpus import qwen_response
+
+CORPUS = json.loads((Path(__file__).parent / "data" / "reflections.json").read_text())
+"""Labelled reflections in every class of the issue: closing sentences, questions answered
+with "No,", "no doubt"/"no errors", "not right", conclusions after a discussion, double
+negatives, hedges, questions, quotes of the question, Chinese, mixed, no verdict."""
+
+
+def test_the_corpus_covers_every_class() -> None:
+    classes = {case["class"] for case in CORPUS}
+    assert len(CORPUS) >= 200
+    assert {"question answered", "no doubt, no errors", "not right", "hedges"} <= classes
+    assert {"conclusion after discussion", "double negatives", "chinese"} <= classes
+    assert {"quoting the question", "questions", "no verdict"} <= classes
+    assert {case["verdict"] for case in CORPUS} == {"correct", "wrong", None}
+
+
+@pytest.mark.parametrize(
+    "case", CORPUS, ids=[f"{c['class']}: {c['reflection'][:40]}" for c in CORPUS]
+)
+def test_reads_the_corpus_like_a_careful_grader(case: dict[str, str | None]) -> None:
+    assert classify_verdict(case["reflection"]) == case["verdict"]
 
 
 @pytest.mark.parametrize(
     ("reflection", "verdict"),
     [
-        ("The answer is correct.", "correct"),
-        ("The answer is wrong.", "wrong"),
-        ("The final answer is correct", "correct"),
-        ("the answer is incorrect.", "wrong"),
-        ("The answer is not correct.", "wrong"),
-        ("This is correct.", "correct"),
-        ("My computation is right.", "correct"),
-        ("I verified each step.", "correct"),
-        ("I made a mistake in step 2.", "wrong"),
-        ("The result is incorrect.", "wrong"),
-        ("That is not correct.", "wrong"),
-        ("The value isn't right.", "wrong"),
-        ("The value isn’t right.", "wrong"),
-        ("This is wrong.", "wrong"),
-        ("There are no mistakes.", "correct"),
-        ("Nothing is wrong here.", "correct"),
-        ("It is not wrong.", "correct"),
-        ("The calculation was never correct.", "wrong"),
-        ("Step one looks right but step two is wrong.", None),
-        ("I recomputed V^3 = 2048.", None),
-        ("", None),
-        ("It looks right, though I first thought it wrong. The answer is correct.", "correct"),
-        ("I verified it twice... The answer is wrong.", "wrong"),
-        ("It is correct. Wait, no. The answer is wrong.", "wrong"),
-        ("The answer is wrong. Actually it is correct.", None),
-        ("This is a right triangle, so the legs are 3 and 4.", None),
-        ("The answer is correct!", "correct"),
-        ("THE ANSWER IS WRONG.", "wrong"),
-        ("I cannot confirm this.", "wrong"),
+        # the misreads measured in the issue
+        ("Does 2(7)+1 = 11? No, it's wrong.", "wrong"),
+        ("I have no doubt this is correct.", "correct"),
+        ("I found no errors in the steps, so my solution is correct.", "correct"),
+        ("That's not right.", "wrong"),
+        ("The correct value should be 5, so my answer is wrong.", "wrong"),
+        (
+            "I made an arithmetic error earlier, but after fixing it the final answer 5 is "
+            "correct.",
+            "correct",
+        ),
+        ("答案是对的。", "correct"),
+        ("答案错误。", "wrong"),
+        ("不对。", "wrong"),
+        ("正确。", "correct"),
     ],
 )
-def test_classify_verdict(reflection: str, verdict: str | None) -> None:
+def test_the_measured_misreads_are_read_right(reflection: str, verdict: str) -> None:
     assert classify_verdict(reflection) == verdict
 
 
@@ -61,3 +75,85 @@ def test_no_reflection_is_no_verdict() -> None:
 )
 def test_reflection_text(response: str, text: str | None) -> None:
     assert reflection_text(response) == text
+
+
+VERDICT_CLAUSES = [
+    ("the answer is correct", "correct"),
+    ("my answer is wrong", "wrong"),
+    ("there are no errors", "correct"),
+    ("that's not right", "wrong"),
+    ("it is not incorrect", "correct"),
+    ("I made a mistake in the last step", "wrong"),
+    ("I have no doubt it is right", "correct"),
+    ("答案正确", "correct"),
+    ("答案不对", "wrong"),
+]
+NEUTRAL_CLAUSES = [
+    "I did not use the quadratic formula",
+    "no calculator was needed",
+    "nothing else matters here",
+    "I never divided by zero",
+    "No",
+    "not that it matters much",
+    "neither root is negative",
+    "without loss of generality x is positive",
+    "it cannot be simplified further",
+    "none of the terms cancel",
+    "I don't need the second equation",
+    "there is no other case",
+    "hardly any work was needed",
+    "没有用计算器",
+    "不需要第二个方程",
+]
+SEPARATORS = [". ", ", ", "; ", "! ", ".\n", "，", "。", ", but ", ", so ", " because "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    verdict=st.sampled_from(VERDICT_CLAUSES),
+    before=st.lists(st.tuples(st.sampled_from(NEUTRAL_CLAUSES), st.sampled_from(SEPARATORS))),
+    after=st.lists(st.tuples(st.sampled_from(SEPARATORS), st.sampled_from(NEUTRAL_CLAUSES))),
+    end=st.sampled_from(["", ".", "!", "。"]),
+)
+def test_no_negation_outside_its_clause_flips_a_verdict(
+    verdict: tuple[str, str],
+    before: list[tuple[str, str]],
+    after: list[tuple[str, str]],
+    end: str,
+) -> None:
+    """Clauses full of negations ("no", "not", "never", "nothing", "without", 没有, 不...)
+    around a verdict's clause, joined by any clause or sentence break: the verdict stands."""
+    clause, expected = verdict
+    text = "".join(neutral + separator for neutral, separator in before) + clause
+    text += "".join(separator + neutral for separator, neutral in after) + end
+    assert classify_verdict(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("reflection", "verdict"),
+    [
+        ("I verified it again and it is correct, confirmed. " * 21_000, "correct"),
+        ("wrong " * 175_000, "wrong"),
+        ("the right angle " * 65_000, None),
+        ("might be wrong, " * 65_000, None),
+        ("Is it wrong? " * 80_000 + "No.", "correct"),
+    ],
+    ids=["long reflection", "one long clause", "words that grade nothing", "hedges", "asked"],
+)
+def test_a_megabyte_is_read_in_one_pass(reflection: str, verdict: str | None) -> None:
+    """About 1 MiB each: the reading goes back from the end without re-reading, and stops
+    after 4,096 judgement words that commit to nothing (see benchmarks/RESULTS.md for the
+    times; the pytest timeout is the backstop against quadratic reading)."""
+    assert classify_verdict(reflection) == verdict
+
+
+REWARD = MultiSignalMathReward()
+
+
+@pytest.mark.parametrize("case", CORPUS[::7], ids=lambda case: case["reflection"][:40])
+def test_the_reward_pays_reflect_for_the_verdict_read(case: dict[str, str | None]) -> None:
+    """Through the real scoring path: a right answer whose reflection says "correct" gets
+    reflect = 1, "wrong" or no verdict gets 0."""
+    result = REWARD.score(qwen_response("12.8", case["reflection"] or ""), "12.8")
+    assert (result.verify, result.verdict) == (1, case["verdict"])
+    assert result.reflect == int(case["verdict"] == "correct")

@@ -32,15 +32,21 @@ Tag = tuple[str, int, int]
 
 
 def _strip_end_of_sequence(text: str) -> str:
-    """``text`` without trailing whitespace and end-of-sequence tokens."""
-    while True:
-        stripped = text.rstrip()
-        for token in END_OF_SEQUENCE_TOKENS:
-            if stripped.endswith(token):
-                stripped = stripped[: -len(token)]
-        if stripped == text:
-            return text
-        text = stripped
+    """``text`` without trailing whitespace and end-of-sequence tokens.
+
+    One pass from the end, each character looked at once: linear in the length of the
+    tail, however many tokens it repeats.
+    """
+    end = len(text)
+    while end:
+        if text[end - 1].isspace():
+            end -= 1
+            continue
+        token = next((t for t in END_OF_SEQUENCE_TOKENS if text.endswith(t, 0, end)), None)
+        if token is None:
+            break
+        end -= len(token)
+    return text[:end]
 
 
 def _first(tags: list[Tag], name: str) -> Tag | None:

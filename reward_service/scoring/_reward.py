@@ -187,7 +187,9 @@ class MultiSignalMathReward:
     Args:
         alpha, beta, gamma: the signal weights (finite, >= 0).
         verify_timeout_s: in-process limit for parsing and comparing one answer, used
-            only in a main thread; None for none.
+            only in a main thread; None for none, and then a caller's own deadline that
+            raises math-verify's ``TimeoutException`` (the service's CPU-time limit) gets
+            it back, to report the timeout with its own limit.
         max_answer_chars: answers longer than this are not parsed (status "error").
     """
 
@@ -214,7 +216,8 @@ class MultiSignalMathReward:
         )
 
     def verify(self, pred: str | None, ground_truth: str) -> VerifyOutcome:
-        """Compare an extracted answer with the ground truth; never raises."""
+        """Compare an extracted answer with the ground truth; never raises but a caller's
+        ``TimeoutException`` (see ``verify_timeout_s``)."""
         if pred is not None and len(pred) > self.max_answer_chars:
             message = f"answer has {len(pred)} characters, over the limit {self.max_answer_chars}"
             return VerifyOutcome(False, "error", message)
@@ -248,7 +251,8 @@ class MultiSignalMathReward:
     def score(
         self, response: str, ground_truth: str, weights: RewardWeights | None = None
     ) -> ScoreResult:
-        """Score one response against its ground truth; never raises."""
+        """Score one response against its ground truth; never raises but a caller's
+        ``TimeoutException`` (see ``verify_timeout_s``)."""
         if not isinstance(response, str):
             return error_result(f"response must be a string, got {type(response).__name__}")
         if not isinstance(ground_truth, str):

@@ -1,10 +1,13 @@
 """R_verify: is an extracted answer mathematically equal to the ground truth (math-verify).
 
-math-verify converts LaTeX to sympy through latex2sympy2_extended and compares with
-numeric, symbolic, set and interval rules. Its timeout is ``signal.alarm``, which only
-works in a process's main thread (verl issue 3407: rewards silently became 0 in async
-mode), so the in-process limit is used only there. Elsewhere comparisons run without
-one, and the reward service adds hard, killable per-item timeouts around this code.
+Both sides are first normalised the way MATH's grader does (:mod:`._normalize`); an answer
+or label may have two readings (a percentage: its number and its value), and they are
+equal when any reading of one equals any reading of the other. math-verify then converts
+LaTeX to sympy through latex2sympy2_extended and compares with numeric, symbolic, set and
+interval rules. Its timeout is ``signal.alarm``, which only works in a process's main
+thread (verl issue 3407: rewards silently became 0 in async mode), so the in-process limit
+is used only there. Elsewhere comparisons run without one, and the reward service adds
+hard, killable per-item timeouts around this code.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any, Literal
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 from math_verify.errors import TimeoutException
+
+from reward_service.scoring._normalize import answer_readings
 
 Status = Literal["ok", "timeout", "error"]
 
@@ -65,12 +70,16 @@ def _as_boxed(latex: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def _parse_gold(ground_truth: str, timeout: int | None) -> tuple[Any, ...]:
     """Parse a ground truth (plain text or LaTeX) once; raises when nothing parses."""
-    gold = parse(
-        _as_boxed(ground_truth),
-        extraction_config=_GOLD_EXTRACTION,
-        parsing_timeout=timeout,  # type: ignore[arg-type]  # None disables the alarm
-        raise_on_error=True,
-    )
+    gold = [
+        parsed
+        for reading in answer_readings(ground_truth)
+        for parsed in parse(
+            _as_boxed(reading),
+            extraction_config=_GOLD_EXTRACTION,
+            parsing_timeout=timeout,  # type: ignore[arg-type]  # None disables the alarm
+            raise_on_error=True,
+        )
+    ]
     if not gold:
         raise _GoldUnparseable(f"ground truth {ground_truth[:80]!r} could not be parsed")
     return tuple(gold)
@@ -78,15 +87,18 @@ def _parse_gold(ground_truth: str, timeout: int | None) -> tuple[Any, ...]:
 
 def _parse_answer(answer: str, timeout: int | None) -> list[Any]:
     """Parse an extracted answer; an answer that does not parse is simply not equal."""
-    try:
-        return parse(
-            _as_boxed(answer),
-            extraction_config=_ANSWER_EXTRACTION,
-            parsing_timeout=timeout,  # type: ignore[arg-type]
-            raise_on_error=True,
-        )
-    except Exception:
-        return []
+    parsed: list[Any] = []
+    for reading in answer_readings(answer):
+        try:
+            parsed += parse(
+                _as_boxed(reading),
+                extraction_config=_ANSWER_EXTRACTION,
+                parsing_timeout=timeout,  # type: ignore[arg-type]
+                raise_on_error=True,
+            )
+        except Exception:
+            continue
+    return parsed
 
 
 def _any_pair_equal(gold: tuple[Any, ...], answer: list[Any], timeout: int | None) -> bool:
@@ -103,13 +115,18 @@ def _any_pair_equal(gold: tuple[Any, ...], answer: list[Any], timeout: int | Non
 def verify_answer(
     answer: str | None, ground_truth: str, timeout_s: float | None = 5.0
 ) -> VerifyOutcome:
-    """Compare an extracted answer with the ground truth; never raises.
+    """Compare an extracted answer with the ground truth; never raises but (see below).
 
     Args:
         answer: the boxed answer's content, or None when the response has none.
         ground_truth: the label, as plain text (``12.8``) or LaTeX (``\\frac{64}{5}``).
         timeout_s: in-process limit for each parse and comparison step, applied only
             in the main thread (see the module docstring); None for no limit.
+
+    Raises:
+        TimeoutException: only when this call set no limit of its own (``timeout_s`` is
+            None, or not in the main thread) and the caller's deadline raised it: the
+            caller reports the timeout with its own limit.
     """
     if answer is None:
         return VerifyOutcome(equal=False)
@@ -118,6 +135,8 @@ def verify_answer(
         gold = _parse_gold(ground_truth, timeout)
         return VerifyOutcome(equal=_any_pair_equal(gold, _parse_answer(answer, timeout), timeout))
     except TimeoutException:
-        return timed_out(timeout_s or 0)
+        if timeout is None:  # not our alarm: the caller's deadline, which it reports
+            raise
+        return timed_out(timeout)
     except Exception as exc:
         return VerifyOutcome(False, "error", f"{type(exc).__name__}: {exc}"[:300])
