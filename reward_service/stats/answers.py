@@ -16,6 +16,8 @@ import functools
 import re
 from fractions import Fraction
 
+from reward_service.scoring import normalize_answer
+
 NO_ANSWER = "(no answer)"
 TIMED_OUT = "(timed out)"
 FAILED = "(error)"
@@ -27,37 +29,25 @@ ANSWER_CHARS_KEPT = 80
 """A key holds at most this many characters (memory and ``/stats`` stay bounded)."""
 CANONICAL_CACHE_SIZE = 8192
 
-_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mbox|mathbf|operatorname)\s*\{([^{}]*)\}")
-_DELETED = re.compile(
-    r"\\left|\\right|\\displaystyle|\\[,;:!>]|\\ |~|\$|\\\$|\^\s*\{?\\circ\}?|\\%|%|°"
-)
-_FRACTION_COMMAND = re.compile(r"\\[dt]frac")
 _ASSIGNMENT = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(?=\S)")
-_NUMBER_THEN_UNIT = re.compile(r"^(-?[\d.,/]+)\s+[A-Za-z][A-Za-z/ ]*$")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
 _DECIMAL = re.compile(r"^(-?)(\d+)?(?:\.(\d*))?$")
 _LATEX_FRACTION = re.compile(r"^(-?)\\frac\s*\{(-?\d+)\}\s*\{(\d+)\}$")
 _LATEX_FRACTION_DIGITS = re.compile(r"^(-?)\\frac(\d)(\d)$")
 _SLASH_FRACTION = re.compile(r"^(-?\d+)\s*/\s*(\d+)$")
-_THOUSANDS = re.compile(r"(?<=\d)\{?,\}?(?=\d{3}(?:\D|$))")
-_SPACES = re.compile(r"\s+")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def normalize_text(text: str) -> str:
     """The written form of an answer with what does not change its value stripped.
 
-    Removes ``$``, ``\\left``/``\\right``, LaTeX spacing, degree and percent signs, a leading
-    ``v =``, a trailing period and a unit after a number (``12.8\\text{ mph}``, ``12.8 mph``);
-    keeps the text inside ``\\text{}``-like wrappers when it holds a digit, drops it otherwise.
+    The scoring core's MATH-style normalisation (:func:`~reward_service.scoring.normalize_answer`:
+    units, ``$``, ``\\left``/``\\right``, spacing, degree and percent signs, ``\\text{}``
+    around numbers, a trailing period, digit groups), then a leading ``v =``, commas between
+    digit groups (a list's commas are left to the verifier there, but a bar is one value)
+    and the spaces.
     """
-    text = _FRACTION_COMMAND.sub(r"\\frac", text)
-    text = _WRAPPERS.sub(lambda m: m.group(1) if any(c.isdigit() for c in m.group(1)) else "", text)
-    text = _DELETED.sub("", text)
-    text = _SPACES.sub(" ", text).strip().rstrip(".").strip()
-    text = _ASSIGNMENT.sub("", text)
-    unit = _NUMBER_THEN_UNIT.match(text)
-    if unit is not None:
-        text = unit.group(1)
+    text = _ASSIGNMENT.sub("", normalize_answer(text))
     return _THOUSANDS.sub("", text).replace(" ", "")
 
 
