@@ -94,6 +94,10 @@ class ScoreResponse(BaseModel):
 class HealthResponse(BaseModel):
     """Readiness of the service."""
 
-    status: Literal["ok", "starting"]
+    status: Literal["ok", "busy", "starting", "unavailable"] = Field(
+        description="ok/busy (200): a verification runs now, or once the work ahead of it "
+        "ends within its limits; starting/unavailable (503): the pool is being replaced, "
+        "or its probe failed."
+    )
     workers: int
     scorer_version: str
