@@ -5,6 +5,7 @@ during a long batch shuts down cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -23,6 +24,7 @@ from reward_service.app import create_app
 from reward_service.bench.local_server import ServiceProcess, serve_in_thread
 from reward_service.settings import ServiceSettings
 from tests.conftest import make_response
+from tests.service_process import worker_pids
 
 
 def slow_pair(power: int) -> tuple[str, str]:
@@ -286,3 +288,64 @@ def test_running_out_of_memory_is_an_error_never_a_cached_not_equal() -> None:
         assert "ran out of memory" in result["error"]
     assert verified == 2  # verified twice: an error is never a cached verdict
     assert fine["results"][0]["status"] == "ok"  # the worker is still usable
+
+
+def _busy_worker(before: set[int]) -> psutil.Process:
+    """The new scoring process of a one-worker service, once it is using CPU."""
+    (pid,) = worker_pids() - before
+    worker = psutil.Process(pid)
+    idle = sum(worker.cpu_times()[:2])
+    deadline = time.monotonic() + 30
+    while sum(worker.cpu_times()[:2]) < idle + 0.1:
+        assert time.monotonic() < deadline, "the worker never started verifying"
+        time.sleep(0.05)
+    return worker
+
+
+def test_a_stopped_worker_is_killed_at_its_wall_limit() -> None:
+    """A SIGSTOPped worker (never continued here) holds its task until the task's wall
+    limit kills it: one turn's limit, however big the chunk it was given (here 8 items
+    that each use their whole CPU limit, which used to get 8 items' limits)."""
+    before = worker_pids()
+    settings = ServiceSettings(workers=1, item_timeout_s=1.0, cache_size=0)
+    one_task_s = (0.25 + settings.item_timeout_s) * 2.5 + 1.0
+    batch = [item(*slow_pair(power)) for power in range(300, 332)]  # chunks of 8
+    with serve_in_thread(create_app(settings)) as url, ThreadPoolExecutor(1) as pool:
+        post = {"json": {"items": batch}, "timeout": one_task_s + 5}
+        pending = pool.submit(httpx.post, f"{url}/score", **post)
+        worker = _busy_worker(before)
+        worker.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        while worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() - stopped < 60, "the stopped worker was never killed"
+            time.sleep(0.05)
+        held = time.monotonic() - stopped
+        with contextlib.suppress(httpx.ReadTimeout):  # it leaves: its queued work is dropped
+            pending.result()
+        after = httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=60).json()
+    # its limit, plus pebble's 3 s wait for a SIGTERM that a stopped process never sees
+    assert held < one_task_s + 3.0 + 1.0, f"held {held:.1f}s"
+    assert after["results"][0]["status"] == "ok"
+
+
+def test_a_one_item_request_waits_one_turn_behind_slow_batches() -> None:
+    """Two batches of 64 items that each use their whole CPU limit, on one worker: a
+    one-item request waits for the task that holds the worker, at most one turn (a
+    quarter of a second, then one item), never for a chunk of 16 such items. The bound
+    asserted is the hard one: one task's wall limit plus pebble's 3 s to kill it."""
+    settings = ServiceSettings(workers=1, item_timeout_s=1.0, cache_size=0, max_items=64)
+    one_task_s = (0.25 + settings.item_timeout_s) * 2.5 + 1.0
+
+    def slow_batch(first: int) -> None:
+        batch = [item(*slow_pair(power)) for power in range(first, first + 64)]
+        with contextlib.suppress(httpx.ReadTimeout):  # it leaves: its queued work is dropped
+            httpx.post(f"{url}/score", json={"items": batch}, timeout=one_task_s + 8)
+
+    with serve_in_thread(create_app(settings)) as url, ThreadPoolExecutor(2) as pool:
+        pool.map(slow_batch, (300, 400))
+        time.sleep(2.0)  # both batches hold queued chunks by now
+        started = time.monotonic()
+        small = httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=300)
+        waited = time.monotonic() - started
+    assert small.status_code == 200
+    assert waited < one_task_s + 3.0, f"waited {waited:.1f}s"
