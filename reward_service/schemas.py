@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    FailFast,
     Field,
     Strict,
     StrictBool,
@@ -78,7 +79,9 @@ class ScoreRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ScoreItemIn] = Field(min_length=1)
+    items: Annotated[list[ScoreItemIn], FailFast()] = Field(
+        min_length=1, description="Validation stops at the first invalid item."
+    )
     weights: WeightsIn | None = None
     step: Step | None = Field(None, description="The trainer's global step.")
 
