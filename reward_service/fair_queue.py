@@ -50,18 +50,16 @@ class FairQueue:
         self.capacity = capacity
         self.running = 0
         self._queues: dict[object, deque[tuple[Start, asyncio.Future[Any]]]] = {}
-        self._last_turn: dict[object, int] = {}  # owners with tasks queued: when they last ran
+        self._tasks: dict[object, int] = {}  # owners with tasks queued or running: how many
+        self._last_turn: dict[object, int] = {}  # those owners that have run: when they last did
         self._turns = 0
-
-    @property
-    def waiting(self) -> int:
-        """Tasks queued and not started."""
-        return sum(map(len, self._queues.values()))
 
     async def run(self, start: Start) -> Any:
         """Queue the coroutine function ``start`` (the task); its result once it has run."""
+        owner = _OWNER.get()
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(_OWNER.get(), deque()).append((start, done))
+        self._queues.setdefault(owner, deque()).append((start, done))
+        self._tasks[owner] = self._tasks.get(owner, 0) + 1
         self._dispatch()
         return await done
 
@@ -71,18 +69,31 @@ class FairQueue:
             owner = min(self._queues, key=lambda o: self._last_turn.get(o, -1))
             queue = self._queues[owner]
             start, done = queue.popleft()
+            if not queue:
+                del self._queues[owner]
+            if done.cancelled():  # nobody waits for it any more
+                self._forget(owner)
+                continue
             self._turns += 1
             self._last_turn[owner] = self._turns
-            if not queue:
-                del self._queues[owner], self._last_turn[owner]
-            if done.cancelled():  # nobody waits for it any more
-                continue
             self.running += 1
             task = asyncio.ensure_future(start())  # runs later: nothing raises here
-            task.add_done_callback(lambda finished, done=done: self._finish(finished, done))
+            task.add_done_callback(
+                lambda finished, owner=owner, done=done: self._finish(finished, owner, done)
+            )
 
-    def _finish(self, finished: asyncio.Future[Any], done: asyncio.Future[Any]) -> None:
+    def _forget(self, owner: object) -> None:
+        """One task of ``owner``'s is over; its turns are forgotten with its last task."""
+        self._tasks[owner] -= 1
+        if not self._tasks[owner]:
+            del self._tasks[owner]
+            self._last_turn.pop(owner, None)
+
+    def _finish(
+        self, finished: asyncio.Future[Any], owner: object, done: asyncio.Future[Any]
+    ) -> None:
         self.running -= 1
+        self._forget(owner)
         if not done.cancelled():
             if finished.cancelled():
                 done.cancel()

@@ -17,7 +17,6 @@ from pydantic import (
     Field,
     Strict,
     StrictBool,
-    StrictInt,
     StrictStr,
 )
 
@@ -35,7 +34,8 @@ def _whole_number(value: Any) -> Any:
     return int(value)
 
 
-Step = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_whole_number)]
+Count = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_whole_number)]
+"""A whole number >= 0, as JSON Schema's ``integer`` means it (``5`` and ``5.0`` alike)."""
 
 
 class WeightsIn(BaseModel):
@@ -66,8 +66,8 @@ class ScoreItemIn(BaseModel):
         max_length=256,
         description="The prompt's group: responses sampled for one prompt share it (verl's uid).",
     )
-    response_tokens: StrictInt | None = Field(
-        None, ge=0, description="The response's length in tokens, as the trainer counted it."
+    response_tokens: Count | None = Field(
+        None, description="The response's length in tokens, as the trainer counted it."
     )
     truncated: StrictBool | None = Field(
         None, description="Whether the trainer cut the response at its length limit."
@@ -83,7 +83,7 @@ class ScoreRequest(BaseModel):
         min_length=1, description="Validation stops at the first invalid item."
     )
     weights: WeightsIn | None = None
-    step: Step | None = Field(None, description="The trainer's global step.")
+    step: Count | None = Field(None, description="The trainer's global step.")
 
 
 class ScoreResponse(BaseModel):
