@@ -333,16 +333,18 @@ def test_a_stopped_worker_is_killed_at_its_wall_limit() -> None:
         with contextlib.suppress(httpx.ReadTimeout):  # it leaves: its queued work is dropped
             pending.result()
         after = httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=60).json()
-    # its limit, plus pebble's 3 s wait for a SIGTERM that a stopped process never sees
-    assert held < one_task_s + 3.0 + 1.0, f"held {held:.1f}s"
+    # its limit, plus pebble's 3 s wait for a SIGTERM that a stopped process never sees,
+    # plus 3 s for pebble's own loop on a loaded machine (it held 23 s before)
+    assert held < one_task_s + 6.0, f"held {held:.1f}s"
     assert after["results"][0]["status"] == "ok"
 
 
 def test_a_one_item_request_waits_one_turn_behind_slow_batches() -> None:
     """Two batches of 64 items that each use their whole CPU limit, on one worker: a
     one-item request waits for the task that holds the worker, at most one turn (a
-    quarter of a second, then one item), never for a chunk of 16 such items. The bound
-    asserted is the hard one: one task's wall limit plus pebble's 3 s to kill it."""
+    quarter of a second, then one item), never for a chunk of 16 such items (that took
+    39 s here). The bound asserted holds on a loaded machine: one task's wall limit, then
+    at most as long again for the kill, a new worker and the request's own verification."""
     settings = ServiceSettings(workers=1, item_timeout_s=1.0, cache_size=0, max_items=64)
     one_task_s = (0.25 + settings.item_timeout_s) * 2.5 + 1.0
 
@@ -358,4 +360,4 @@ def test_a_one_item_request_waits_one_turn_behind_slow_batches() -> None:
         small = httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=300)
         waited = time.monotonic() - started
     assert small.status_code == 200
-    assert waited < one_task_s + 3.0, f"waited {waited:.1f}s"
+    assert waited < 2 * one_task_s + 5.0, f"waited {waited:.1f}s"
