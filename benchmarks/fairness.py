@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import os
 import statistics
+import sys
 import threading
 import time
 
@@ -29,6 +30,10 @@ import httpx
 import psutil
 
 from reward_service.bench.local_server import ServiceProcess
+
+SERVE = (sys.executable, "-P", "-m", "reward_service.cli", "serve")
+"""``reward-service serve`` that imports its code from PYTHONPATH, never from the current
+directory (``-P``), so a baseline checkout really runs its own code."""
 
 SLOW_BATCH_ITEMS = 32
 WORKERS = 2
@@ -111,7 +116,8 @@ def measure(
     if code is not None:
         env["PYTHONPATH"] = code
     # the service is stopped (SIGTERM) with slow batches in flight: they are cut off
-    with ServiceProcess(env={**env, "REWARD_SERVICE_SHUTDOWN_GRACE_S": "0"}) as service:
+    grace = {"REWARD_SERVICE_SHUTDOWN_GRACE_S": "0"}
+    with ServiceProcess(env={**env, **grace}, command=SERVE) as service:
         return one_item_latencies(service, slow_batches, kind, seconds)
 
 

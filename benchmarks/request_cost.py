@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,10 @@ import orjson
 
 from reward_service.bench.local_server import ServiceProcess
 from reward_service.bench.workload import grpo_step
+
+SERVE = (sys.executable, "-P", "-m", "reward_service.cli", "serve")
+"""``reward-service serve`` that imports its code from PYTHONPATH, never from the current
+directory (``-P``), so a baseline checkout really runs its own code."""
 
 
 def _empty_items(count: int) -> bytes:
@@ -108,7 +113,7 @@ def main() -> None:
             env = {"REWARD_SERVICE_WORKERS": "1", "REWARD_SERVICE_LOG_LEVEL": "warning"}
             if code is not None:
                 env["PYTHONPATH"] = code
-            with ServiceProcess(env=env) as service:
+            with ServiceProcess(env=env, command=SERVE) as service:
                 status, size, grew, seconds, waited = cost(service, body)
             print(
                 f"| {name} | {len(body) / 1e6:.2f} MB | {version} | {status} | {size:,} | "
