@@ -100,7 +100,8 @@ async def _arriving(request: Request) -> AsyncIterator[bytes]:
 
 async def decode_json(body: bytearray) -> Any:
     """Strict UTF-8 JSON; a big body is decoded in a thread, so the event loop keeps
-    serving other requests meanwhile (orjson holds the GIL in slices)."""
+    serving other requests meanwhile (/health waited at most 0.26 s beside a 20 MB body of
+    10 M numbers: RESULTS.md)."""
     if len(body) <= PARSE_INLINE_BYTES:
         return _decoded(body)
     return await asyncio.to_thread(_decoded, body)
