@@ -1,17 +1,17 @@
 """Soak test (not a test-suite test): minutes of mixed traffic with faults, against a real
 ``reward-service serve`` on 127.0.0.1.
 
-    python benchmarks/soak.py [--minutes 10] [--clients 32] [--workers 2]
+    python benchmarks/soak.py [--minutes 10] [--clients 32] [--workers 2] [--kill-every 1 10]
 
 32 clients send requests of 1-8 items (verl's streaming reward workers) and of 32-256
 items (whole-batch trainers), 1% of the items pathological. A fairness probe keeps a
 batch of slow items running and times 1-item requests beside it. All along, a killer
-sends random rounds of SIGKILL 1-10 s apart: one worker, every worker, the fork server,
-or the fork server and the workers in either order up to 0.3 s apart; a watcher asks
-/health every second. It prints items sent vs scored, mismatches against in-process
-scoring, answers by code, item errors, kill rounds, pool replacements, /health answers,
-server and worker RSS at start and end, and the 1-item latency while a pathological batch
-runs. Results: RESULTS.md.
+sends random rounds of SIGKILL 1-10 s apart (``--kill-every``): one worker, every worker,
+the fork server, or the fork server and the workers in either order up to 0.3 s apart; a
+watcher asks /health every second. It prints items sent vs scored, mismatches against
+in-process scoring, answers by code, item errors, kill rounds, pool replacements, /health
+answers, server and worker RSS at start and end, and the 1-item latency while a
+pathological batch runs. Results: RESULTS.md.
 """
 
 from __future__ import annotations
@@ -159,11 +159,13 @@ def _kill(processes: list[psutil.Process]) -> int:
     return killed
 
 
-def killer(service: ServiceProcess, deadline: float, tally: Tally) -> None:
-    """Random kill rounds 1-10 s apart until ``deadline``."""
+def killer(
+    service: ServiceProcess, apart: tuple[float, float], deadline: float, tally: Tally
+) -> None:
+    """Random kill rounds ``apart`` seconds apart (uniformly) until ``deadline``."""
     rng = random.Random(17)
-    while time.monotonic() + 10 < deadline:
-        time.sleep(rng.uniform(1, 10))
+    while time.monotonic() + apart[1] < deadline:
+        time.sleep(rng.uniform(*apart))
         servers, workers = _pool_processes(service)
         kind = rng.choice(["one worker", "every worker", "fork server", "fork server and workers"])
         if kind == "one worker":
@@ -216,6 +218,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--kill-every", type=float, nargs=2, default=[1.0, 10.0], metavar=("MIN_S", "MAX_S")
+    )
     args = parser.parse_args()
 
     pool = [
@@ -242,7 +247,8 @@ def main() -> None:
             for seed in range(args.clients)
         ]
         threads.append(threading.Thread(target=fairness_probe, args=(service.url, deadline, tally)))
-        threads.append(threading.Thread(target=killer, args=(service, deadline, tally)))
+        apart = tuple(args.kill_every)
+        threads.append(threading.Thread(target=killer, args=(service, apart, deadline, tally)))
         threads.append(threading.Thread(target=health_watcher, args=(service.url, deadline, tally)))
         for thread in threads:
             thread.start()
@@ -262,6 +268,7 @@ def main() -> None:
     p50 = statistics.median(probe) if probe else float("nan")
     rows = [
         ("duration", f"{args.minutes:g} min, {args.clients} clients, {args.workers} workers"),
+        ("kill rounds apart (s)", f"{args.kill_every[0]:g}-{args.kill_every[1]:g}"),
         ("kill rounds", ", ".join(f"{kind}: {n}" for kind, n in sorted(tally.kills.items()))),
         ("pool replacements", str(replaced)),
         ("/health answers (every second)", _counts(tally.health)),
