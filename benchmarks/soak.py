@@ -1,14 +1,17 @@
 """Soak test (not a test-suite test): minutes of mixed traffic with faults, against a real
 ``reward-service serve`` on 127.0.0.1.
 
-    python benchmarks/soak.py [--minutes 10] [--clients 32] [--workers 2]
+    python benchmarks/soak.py [--minutes 10] [--clients 32] [--workers 2] [--kill-every 1 10]
 
 32 clients send requests of 1-8 items (verl's streaming reward workers) and of 32-256
 items (whole-batch trainers), 1% of the items pathological. A fairness probe keeps a
-batch of slow items running and times 1-item requests beside it. Along the way one
-worker is killed, then the fork server and a worker. It prints items sent vs scored,
-mismatches against in-process scoring, non-200 answers, server and worker RSS at start and
-end, and the 1-item latency while a pathological batch runs. Results: RESULTS.md.
+batch of slow items running and times 1-item requests beside it. All along, a killer
+sends random rounds of SIGKILL 1-10 s apart (``--kill-every``): one worker, every worker,
+the fork server, or the fork server and the workers in either order up to 0.3 s apart; a
+watcher asks /health every second. It prints items sent vs scored, mismatches against
+in-process scoring, answers by code, item errors, kill rounds, pool replacements, /health
+answers, server and worker RSS at start and end, and the 1-item latency while a
+pathological batch runs. Results: RESULTS.md.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from reward_service.bench.workload import grpo_step
 from reward_service.scoring import compute_score
 
 SIGNALS = ("score", "verify", "format", "reflect", "pred", "status")
-MAX_ATTEMPTS = 30
+MAX_ATTEMPTS = 100
 
 
 @dataclass
@@ -44,7 +47,10 @@ class Tally:
     compared: int = 0
     mismatches: int = 0
     codes: Counter[int | str] = field(default_factory=Counter)
+    item_errors: Counter[str] = field(default_factory=Counter)
     probe_ms: list[float] = field(default_factory=list)
+    kills: Counter[str] = field(default_factory=Counter)
+    health: Counter[int | str] = field(default_factory=Counter)
 
 
 def pathological(rng: random.Random) -> dict[str, str]:
@@ -94,6 +100,8 @@ def client(url: str, seed: int, pool: list, expected: dict, deadline: float, tal
                     continue
                 tally.items_scored += len(results)
                 for sent, result in zip(items, results, strict=True):
+                    if result["status"] == "error":
+                        tally.item_errors[result["error"][:60]] += 1
                     want = expected.get(sent["response"])
                     if want is None or result["status"] != "ok" or want["status"] != "ok":
                         continue
@@ -127,14 +135,82 @@ def rss_mb(service: ServiceProcess) -> tuple[float, float]:
     return server.memory_info().rss / 2**20, workers / 2**20
 
 
-def kill_workers(service: ServiceProcess, fork_server_too: bool) -> str:
-    server = psutil.Process(service.process.pid)  # type: ignore[union-attr]
-    (fork_server,) = [c for c in server.children() if "forkserver" in " ".join(c.cmdline())]
-    workers = fork_server.children()
-    if fork_server_too:
-        fork_server.send_signal(signal.SIGKILL)
-    workers[0].send_signal(signal.SIGKILL)
-    return f"killed {'the fork server and ' if fork_server_too else ''}worker {workers[0].pid}"
+def _pool_processes(service: ServiceProcess) -> tuple[list[psutil.Process], list[psutil.Process]]:
+    """The live fork servers of the service and their children (the workers)."""
+    servers, workers = [], []
+    for child in psutil.Process(service.process.pid).children():  # type: ignore[union-attr]
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "forkserver" in " ".join(child.cmdline()):
+                servers.append(child)
+                workers += [w for w in child.children() if w.status() != psutil.STATUS_ZOMBIE]
+        except psutil.Error:
+            continue
+    return servers, workers
+
+
+def _kill(processes: list[psutil.Process]) -> int:
+    killed = 0
+    for process in processes:
+        try:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        except psutil.Error:
+            continue
+    return killed
+
+
+def killer(
+    service: ServiceProcess, apart: tuple[float, float], deadline: float, tally: Tally
+) -> None:
+    """Random kill rounds ``apart`` seconds apart (uniformly) until ``deadline``."""
+    rng = random.Random(17)
+    while time.monotonic() + apart[1] < deadline:
+        time.sleep(rng.uniform(*apart))
+        servers, workers = _pool_processes(service)
+        kind = rng.choice(["one worker", "every worker", "fork server", "fork server and workers"])
+        if kind == "one worker":
+            killed = _kill(workers[:1])
+        elif kind == "every worker":
+            killed = _kill(workers)
+        elif kind == "fork server":
+            killed = _kill(servers)
+        else:
+            first, then = (servers, workers) if rng.random() < 0.5 else (workers, servers)
+            killed = _kill(first)
+            time.sleep(rng.uniform(0, 0.3))
+            killed += _kill(then)
+        with tally.lock:
+            tally.kills[kind] += 1
+            tally.kills["processes killed"] += killed
+
+
+def health_watcher(url: str, deadline: float, tally: Tally) -> None:
+    with httpx.Client(base_url=url, timeout=10) as http:
+        while time.monotonic() < deadline:
+            try:
+                code: int | str = http.get("/health").status_code
+            except httpx.TransportError as exc:
+                code = type(exc).__name__
+            with tally.lock:
+                tally.health[code] += 1
+            time.sleep(1.0)
+
+
+def wait_until_scoring(url: str) -> float:
+    """Seconds until a new answer is verified (the last kill may have just happened)."""
+    started = time.monotonic()
+    body = {"response": "\\boxed{\\frac{987654321}{8}}", "ground_truth": "123456790.125"}
+    while True:
+        try:
+            if httpx.post(f"{url}/score", json=body, timeout=60).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+
+
+def _counts(counter: Counter) -> str:
+    return ", ".join(f"{key}: {n}" for key, n in sorted(counter.items(), key=str))
 
 
 def main() -> None:
@@ -142,6 +218,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--kill-every", type=float, nargs=2, default=[1.0, 10.0], metavar=("MIN_S", "MAX_S")
+    )
     args = parser.parse_args()
 
     pool = [
@@ -168,38 +247,39 @@ def main() -> None:
             for seed in range(args.clients)
         ]
         threads.append(threading.Thread(target=fairness_probe, args=(service.url, deadline, tally)))
+        apart = tuple(args.kill_every)
+        threads.append(threading.Thread(target=killer, args=(service, apart, deadline, tally)))
+        threads.append(threading.Thread(target=health_watcher, args=(service.url, deadline, tally)))
         for thread in threads:
             thread.start()
-        events = []
-        began = deadline - duration
-        for at, fork_server_too in ((0.3, False), (0.6, True)):
-            time.sleep(max(0.0, began + duration * at - time.monotonic()))
-            what = kill_workers(service, fork_server_too)
-            events.append(f"{time.monotonic() - began:.0f}s: {what}")
         for thread in threads:
             thread.join()
+        recovered_in = wait_until_scoring(service.url)
         end_rss = rss_mb(service)
         restarts = [
             line
             for line in httpx.get(f"{service.url}/metrics").text.splitlines()
             if line.startswith("reward_worker_restarts_total")
         ]
+    replaced = service.output.count("scoring pool replaced")
 
     probe = sorted(tally.probe_ms)
     p99 = probe[min(len(probe) - 1, int(len(probe) * 0.99))] if probe else float("nan")
     p50 = statistics.median(probe) if probe else float("nan")
     rows = [
         ("duration", f"{args.minutes:g} min, {args.clients} clients, {args.workers} workers"),
-        ("faults", "; ".join(events)),
+        ("kill rounds apart (s)", f"{args.kill_every[0]:g}-{args.kill_every[1]:g}"),
+        ("kill rounds", ", ".join(f"{kind}: {n}" for kind, n in sorted(tally.kills.items()))),
+        ("pool replacements", str(replaced)),
+        ("/health answers (every second)", _counts(tally.health)),
         (
             "items sent / scored / lost",
             f"{tally.items_sent} / {tally.items_scored} / {tally.items_lost}",
         ),
         ("results compared with in-process / mismatched", f"{tally.compared} / {tally.mismatches}"),
-        (
-            "answers by code",
-            ", ".join(f"{code}: {n}" for code, n in sorted(tally.codes.items(), key=str)),
-        ),
+        ("answers by code", _counts(tally.codes)),
+        ("item errors", _counts(tally.item_errors) or "none"),
+        ("scoring again after the last kill, within (s)", f"{recovered_in:.1f}"),
         ("server RSS start -> end (MB)", f"{start_rss[0]:.0f} -> {end_rss[0]:.0f}"),
         ("scoring processes RSS start -> end (MB)", f"{start_rss[1]:.0f} -> {end_rss[1]:.0f}"),
         (

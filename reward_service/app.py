@@ -15,10 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from reward_service import __version__
 from reward_service.admission import RETRY_AFTER_S, InFlightLimit, Overloaded
 from reward_service.batch import open_batch_scorer
-from reward_service.metrics import CLIENT_CLOSED_REQUEST, ScoreRequestCounter, ServiceMetrics
+from reward_service.disconnects import CLIENT_CLOSED_REQUEST, ClientDisconnected
+from reward_service.metrics import ScoreRequestCounter, ServiceMetrics
 from reward_service.pool import PoolUnavailable
 from reward_service.routes import openrlhf, ops, score, stats
-from reward_service.routes.score import ClientDisconnected
+from reward_service.routes.openrlhf import OpenRLHFRequest
 from reward_service.schemas import ScoreRequest
 from reward_service.scoring import scorer_version
 from reward_service.settings import ServiceSettings
@@ -41,17 +42,19 @@ def _without_security(schema: dict[str, Any]) -> None:
 
 
 def _openapi_with_request_schema(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the ScoreRequest models, which /score parses itself (orjson),
-    with the token schemes only when the running service has a token."""
+    """FastAPI's schema plus the request models, which the scoring routes parse themselves
+    (bounded reading, orjson), with the token schemes only when the running service has a
+    token."""
     if app.openapi_schema is None:
         schema = FastAPI.openapi(app)
         settings = getattr(app.state, "settings", None)
         if settings is not None and settings.api_token is None:
             _without_security(schema)
-        request_schema = ScoreRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(request_schema.pop("$defs", {}))
-        components["ScoreRequest"] = request_schema
+        for model in (ScoreRequest, OpenRLHFRequest):
+            request_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(request_schema.pop("$defs", {}))
+            components[model.__name__] = request_schema
         app.openapi_schema = schema
     return app.openapi_schema
 

@@ -21,7 +21,7 @@ from typing import Any
 from cachetools import LRUCache, TTLCache
 
 from reward_service.fair_queue import owned_by
-from reward_service.pool import ScoringPool
+from reward_service.pool import ScoringPool, describe_failure
 from reward_service.scoring import (
     MultiSignalMathReward,
     ResponseAnalysis,
@@ -77,7 +77,7 @@ class BatchReport:
 def _failure_outcome(exc: Exception, item_timeout_s: float) -> VerifyOutcome:
     if isinstance(exc, TimeoutError):  # killed past its wall-clock limit
         return timed_out(item_timeout_s)
-    return VerifyOutcome(False, "error", f"verification failed: {type(exc).__name__}: {exc}"[:300])
+    return VerifyOutcome(False, "error", f"verification failed: {describe_failure(exc)}"[:300])
 
 
 def _digest(key: VerifyKey) -> bytes:
@@ -260,7 +260,7 @@ class BatchScorer:
         if isinstance(analysis, ScoreResult):
             return analysis
         if isinstance(analysis, Exception):
-            return error_result(f"analysis failed: {type(analysis).__name__}: {analysis}"[:300])
+            return error_result(f"analysis failed: {describe_failure(analysis)}"[:300])
         try:
             weights = weights_from_extra_info(item.extra_info, base) or base
         except ValueError as exc:

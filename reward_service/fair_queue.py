@@ -4,8 +4,12 @@ A process pool runs tasks first come, first served, so a one-item request would 
 behind every chunk of a big request that arrived before it. Here each request's tasks
 wait in a queue of their own, and a free process takes the next task of the next request
 that has waited longest for a turn: a small request waits for at most one task per busy
-process.
+process (and a task is at most one turn long, see ``pool.TURN_CPU_S``).
 A task whose caller stopped waiting (its client went away) is dropped before it starts.
+
+A slot is held exactly as long as its task runs: a task is a coroutine started as an
+asyncio task, so whatever it raises ends up with its caller, never in a callback, and
+its slot is given back when it ends however it ends.
 
 The request a task belongs to is a context variable: :func:`owned_by` sets it around a
 request's work, and every task started inside inherits it (asyncio copies the context).
@@ -17,12 +21,12 @@ import asyncio
 import contextlib
 import contextvars
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 _OWNER: contextvars.ContextVar[object] = contextvars.ContextVar("scoring_owner", default=None)
 
-Start = Callable[[], Awaitable[Any]]
+Start = Callable[[], Coroutine[Any, Any, Any]]
 
 
 @contextlib.contextmanager
@@ -46,13 +50,16 @@ class FairQueue:
         self.capacity = capacity
         self.running = 0
         self._queues: dict[object, deque[tuple[Start, asyncio.Future[Any]]]] = {}
-        self._last_turn: dict[object, int] = {}  # owners with tasks queued: when they last ran
+        self._tasks: dict[object, int] = {}  # owners with tasks queued or running: how many
+        self._last_turn: dict[object, int] = {}  # those owners that have run: when they last did
         self._turns = 0
 
     async def run(self, start: Start) -> Any:
-        """Queue ``start`` (which begins the task and returns its awaitable); its result."""
+        """Queue the coroutine function ``start`` (the task); its result once it has run."""
+        owner = _OWNER.get()
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(_OWNER.get(), deque()).append((start, done))
+        self._queues.setdefault(owner, deque()).append((start, done))
+        self._tasks[owner] = self._tasks.get(owner, 0) + 1
         self._dispatch()
         return await done
 
@@ -62,18 +69,31 @@ class FairQueue:
             owner = min(self._queues, key=lambda o: self._last_turn.get(o, -1))
             queue = self._queues[owner]
             start, done = queue.popleft()
+            if not queue:
+                del self._queues[owner]
+            if done.cancelled():  # nobody waits for it any more
+                self._forget(owner)
+                continue
             self._turns += 1
             self._last_turn[owner] = self._turns
-            if not queue:
-                del self._queues[owner], self._last_turn[owner]
-            if done.cancelled():  # nobody waits for it any more
-                continue
             self.running += 1
-            task = asyncio.ensure_future(start())
-            task.add_done_callback(lambda finished, done=done: self._finish(finished, done))
+            task = asyncio.ensure_future(start())  # runs later: nothing raises here
+            task.add_done_callback(
+                lambda finished, owner=owner, done=done: self._finish(finished, owner, done)
+            )
 
-    def _finish(self, finished: asyncio.Future[Any], done: asyncio.Future[Any]) -> None:
+    def _forget(self, owner: object) -> None:
+        """One task of ``owner``'s is over; its turns are forgotten with its last task."""
+        self._tasks[owner] -= 1
+        if not self._tasks[owner]:
+            del self._tasks[owner]
+            self._last_turn.pop(owner, None)
+
+    def _finish(
+        self, finished: asyncio.Future[Any], owner: object, done: asyncio.Future[Any]
+    ) -> None:
         self.running -= 1
+        self._forget(owner)
         if not done.cancelled():
             if finished.cancelled():
                 done.cancel()
@@ -81,4 +101,6 @@ class FairQueue:
                 done.set_exception(finished.exception())  # type: ignore[arg-type]
             else:
                 done.set_result(finished.result())
+        elif not finished.cancelled():
+            finished.exception()  # retrieved: its caller left, nobody else will
         self._dispatch()

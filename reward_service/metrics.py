@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reward_service.admission import RETRY_AFTER_S
 from reward_service.batch import BatchReport
 
-CLIENT_CLOSED_REQUEST = 499
-"""nginx's "client closed request": the client went away before its answer was sent."""
+SCORING_ROUTES = frozenset({"/score", "/openrlhf/get_reward"})
 
 _BATCH_SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 _ITEM_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30)
@@ -20,7 +22,10 @@ class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "reward_requests", "Score requests by HTTP code.", ["code"], registry=self.registry
+            "reward_requests",
+            "Requests to the scoring routes (/score, /openrlhf/get_reward) by HTTP code.",
+            ["code"],
+            registry=self.registry,
         )
         self.items = Counter(
             "reward_items", "Scored items by status.", ["status"], registry=self.registry
@@ -77,31 +82,45 @@ class ServiceMetrics:
 
 
 class ScoreRequestCounter:
-    """ASGI middleware: counts every ``/score`` request by the status code it was answered
-    with, in one place, so the counts cannot disagree with what clients saw.
+    """ASGI middleware: counts every request to a scoring route by the status code it was
+    answered with, in one place, so the counts cannot disagree with what clients saw.
 
-    A request whose client went away before an answer was sent counts as ``499``.
+    A request whose client went away before an answer was sent counts as ``499``. A
+    request that the server cuts off at shutdown (past its grace period) is answered 503
+    with ``Retry-After`` here, as any client expects of a server going away, instead of
+    uvicorn's 500.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/score":
+        if scope["type"] != "http" or scope["path"] not in SCORING_ROUTES:
             await self.app(scope, receive, send)
             return
-        status = {"code": 500}
+        status = {"code": 500, "started": False}
 
         async def remember_status(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status.update(code=message["status"], started=True)
             await send(message)
 
         try:
             await self.app(scope, receive, remember_status)
-        except BaseException as exc:
-            if not isinstance(exc, Exception):  # cancelled: the client disconnected
-                status["code"] = CLIENT_CLOSED_REQUEST
-            raise
+        except asyncio.CancelledError:
+            if status["started"]:  # the answer has begun: nothing else can be sent
+                raise
+            await _shutting_down(remember_status)  # not re-raised: uvicorn would send 500
         finally:
             scope["app"].state.metrics.requests.labels(str(status["code"])).inc()
+
+
+async def _shutting_down(send: Send) -> None:
+    body = b'{"detail":"the server is shutting down; retry"}'
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(RETRY_AFTER_S).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

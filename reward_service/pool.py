@@ -1,172 +1,154 @@
-"""A process pool with hard, killable per-item timeouts, and the work its processes run.
+"""A process pool with hard, killable per-item timeouts, behind an asyncio interface.
 
-Work goes to the processes in chunks, one round-trip per chunk. Inside a worker each
-item runs under a soft deadline measured in the worker's own CPU time (``ITIMER_PROF``:
-the worker's main thread is ours), so a verdict does not depend on how busy the machine
-is, and a slow sympy step reports "timeout" and the chunk goes on. A chunk that still
-overruns a generous wall-clock limit (a hang in C code that no signal interrupts) or
-whose process dies (memory limit, segfault) is killed by pebble, its process replaced,
-and its items run again one per task, each under its own hard limit, so only the culprit
-fails. A pool that breaks as a whole (its fork server killed) is replaced; meanwhile
-requests get :class:`PoolUnavailable`, never made-up results.
+Work goes to the processes (``reward_service.worker``) in chunks, taking turns between
+requests (``fair_queue``); a task is at most one turn long, and hands the rest of its
+chunk back to wait for its request's next turn. A task that overruns its wall-clock
+limit (a hang in C code that no signal interrupts, a stopped process) or whose process
+dies (memory limit, segfault) is killed by pebble, its process replaced, and its items
+run again one per task, each under its own hard limit, so only the culprit fails.
+
+A pool that breaks as a whole is replaced: pebble's own error state, its fork server
+killed (the workers die with it and read as lost), or a task that outlives its hard
+limit by ``WATCHDOG_GRACE_S`` (pebble lost it). Every task still running on a broken pool
+ends at once with :class:`PoolUnavailable`, never with made-up results, so no request and
+no process slot is left waiting on it; until the new pool has answered, work is refused
+with :class:`PoolUnavailable` (the service answers 503: retry).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
 import multiprocessing
-import resource
-import signal
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pebble
-from math_verify.errors import TimeoutException
 
-from reward_service.fair_queue import FairQueue
-from reward_service.scoring import (
-    MultiSignalMathReward,
-    ResponseAnalysis,
-    VerifyOutcome,
-    timed_out,
+from reward_service.fair_queue import FairQueue, owned_by
+from reward_service.scoring import ResponseAnalysis, VerifyOutcome
+from reward_service.worker import (
+    PROBE_PAIR,
+    TURN_CPU_S,
+    analyze_chunk,
+    init_worker,
+    verify_chunk,
+    warm_up,
 )
 
 logger = logging.getLogger("reward_service.pool")
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+Health = Literal["ok", "busy", "starting", "unavailable"]
 
 CHUNK_GRACE_S = 1.0
-"""Wall time a chunk gets beyond its items' limits before it is killed and split up."""
+"""Wall time a task gets beyond its CPU allowance before it is killed and split up."""
 WALL_PER_CPU_S = 2.5
-"""A chunk's wall-clock limit per CPU-second its items may use: a worker getting 40% of a
-core still finishes, while a hang in C code (no signal reaches it) is still killed."""
+"""A task's wall-clock limit per CPU-second it may use: a worker getting 40% of a core
+still finishes, while a hang in C code (no signal reaches it) is still killed."""
 ANALYSIS_S_PER_MB = 2.0
-"""Wall time an analysis chunk gets per MB of responses (analysis is linear, ~1 s/MB at
-worst), on top of one item's limit: a chunk of long responses is never killed for its size."""
+"""Wall time an analysis task gets per MB of its longest response (analysis is linear,
+~1 s/MB at worst), on top of one turn's limit: a long response is never killed for its size."""
+WATCHDOG_GRACE_S = 10.0
+"""How long past its hard limit a task may stay unanswered before the pool is taken for
+wedged and replaced (pebble itself kills at the limit, then waits up to 3 s for the end)."""
+WARM_UP_S = 120.0
+"""How long a new pool's processes may take to verify their first answer."""
+ALIVE_FRESH_S = 1.5
+"""How long a task that went through the pool vouches for it in the health check."""
+PROBE_WAIT_S = 2.0
+"""How long the health check waits for its probe before answering from what it knows."""
+LONGEST_RESPONSE_MB = 1.05
+"""The longest response an analysis task holds (the default 1 MiB response limit)."""
+MONITOR_EVERY_S = 0.5
+"""How often pebble's own view of the pool (broken or not) is read."""
+FORK_SERVER_LOST = 255
+"""A worker's exit code as read when its fork server, which reports it, is gone."""
 
 
 class PoolUnavailable(RuntimeError):
     """The pool broke as a whole and is being replaced; the work was not done. Retry."""
 
 
-_WORKER_REWARD: MultiSignalMathReward | None = None
-_WORKER_ITEM_TIMEOUT_S = 0.0
-_WORKER_MEMORY_BYTES = 0
-MEMORY_PEAK_SHARE = 0.9
-"""A verification whose resident memory peaked past this share of the worker's limit is
-not trusted: math-verify catches the MemoryError inside its grader and answers "not
-equal", so the peak is how the worker sees that it ran out of memory."""
-
-
-def _init_worker(memory_mb: int, item_timeout_s: float, max_answer_chars: int) -> None:
-    """Cap the worker's address space and build its reward (no in-process alarm of its own)."""
-    global _WORKER_REWARD, _WORKER_ITEM_TIMEOUT_S, _WORKER_MEMORY_BYTES
-    limit = memory_mb * 1024 * 1024
-    _WORKER_MEMORY_BYTES = limit
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    # The soft deadline below replaces math-verify's alarm, so its "timeout disabled"
-    # and "timeout during parsing" warnings would only be noise in the service log.
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    _WORKER_REWARD = MultiSignalMathReward(verify_timeout_s=None, max_answer_chars=max_answer_chars)
-    _WORKER_ITEM_TIMEOUT_S = item_timeout_s
-
-
-def _worker_reward() -> MultiSignalMathReward:
-    if _WORKER_REWARD is None:
-        raise RuntimeError("worker used before its initializer ran")
-    return _WORKER_REWARD
-
-
-@contextlib.contextmanager
-def _cpu_deadline(seconds: float) -> Iterator[None]:
-    """Raise math-verify's TimeoutException in this (main) thread once it has used
-    ``seconds`` of CPU time: the same input gets the same verdict on a busy machine."""
-
-    def expire(signum: int, frame: object) -> None:
-        raise TimeoutException(f"item used {seconds:g}s of CPU time")
-
-    previous = signal.signal(signal.SIGPROF, expire)
-    signal.setitimer(signal.ITIMER_PROF, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGPROF, previous)
-
-
-def _reset_peak_memory() -> None:
-    """Start a new resident-memory high-water mark (Linux: ``/proc/self/clear_refs``)."""
-    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
-
-
-def _peak_memory_bytes() -> int:
-    """The resident-memory high-water mark since the last reset (0 where unknown)."""
-    with contextlib.suppress(OSError), open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _ran_out_of_memory(outcome: VerifyOutcome) -> VerifyOutcome:
-    """``outcome``, or an error if it is "not equal" from a verification that ran out of
-    memory (swallowed inside math-verify): never a cacheable verdict."""
-    peak = _peak_memory_bytes()
-    if outcome.equal or outcome.status != "ok" or peak < MEMORY_PEAK_SHARE * _WORKER_MEMORY_BYTES:
-        return outcome
-    return VerifyOutcome(
-        False,
-        "error",
-        f"verification ran out of memory (peak {peak >> 20} MiB of the "
-        f"{_WORKER_MEMORY_BYTES >> 20} MiB limit)",
-    )
-
-
-def _verify_one(pred: str | None, ground_truth: str) -> tuple[VerifyOutcome, float]:
-    started = time.process_time()
-    _reset_peak_memory()
-    try:
-        with _cpu_deadline(_WORKER_ITEM_TIMEOUT_S):
-            outcome = _ran_out_of_memory(_worker_reward().verify(pred, ground_truth))
-    except TimeoutException:
-        outcome = timed_out(_WORKER_ITEM_TIMEOUT_S)
-    return outcome, time.process_time() - started
-
-
-def verify_chunk(pairs: Sequence[tuple[str | None, str]]) -> list[tuple[VerifyOutcome, float]]:
-    """Worker task: verify (answer, ground truth) pairs; each result with its seconds."""
-    return [_verify_one(pred, ground_truth) for pred, ground_truth in pairs]
-
-
-def analyze_chunk(responses: Sequence[str]) -> list[ResponseAnalysis]:
-    """Worker task: extract answers, check formats and read verdicts."""
-    reward = _worker_reward()
-    return [reward.analyze(response) for response in responses]
-
-
-def _warm_up() -> bool:
-    """Worker task: one real verification, so lazy parser set-up happens before traffic."""
-    return _worker_reward().verify("\\frac{1}{2}", "0.5").equal
-
-
-def _pool_failure(exc: Exception, pool: pebble.ProcessPool) -> bool:
+def _pool_failure(exc: BaseException, pool: pebble.ProcessPool) -> bool:
     """Whether ``exc`` says the pool is broken, rather than that this task failed (a task's
     own errors come from its worker, with the worker's ``traceback`` attached; its death
-    is ``ProcessExpired``; its hard limit ``TimeoutError``)."""
-    if not pool.active or isinstance(exc, BrokenProcessPool):
+    is ``ProcessExpired`` with the worker's exit code; its hard limit ``TimeoutError``)."""
+    if isinstance(exc, BrokenProcessPool) or not pool.active:
         return True
+    if isinstance(exc, pebble.ProcessExpired):
+        return exc.exitcode == FORK_SERVER_LOST
     return type(exc) is RuntimeError and not hasattr(exc, "traceback")
+
+
+def describe_failure(exc: Exception) -> str:
+    """What happened to an item whose task failed, for its result's error message."""
+    if isinstance(exc, pebble.ProcessExpired):
+        return f"its scoring process died (exit code {exc.exitcode})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _chunks(items: Sequence[Item], chunk_size: int) -> list[Sequence[Item]]:
     return [items[start : start + chunk_size] for start in range(0, len(items), chunk_size)]
+
+
+class _Generation:
+    """One pebble pool and the tasks outstanding on it, which :meth:`fail` ends at once."""
+
+    def __init__(self, pool: pebble.ProcessPool) -> None:
+        self.pool = pool
+        self._outstanding: set[asyncio.Future[Any]] = set()
+
+    def track(self, future: concurrent.futures.Future[Result]) -> asyncio.Future[Result]:
+        """An asyncio future with ``future``'s outcome, unless :meth:`fail` comes first."""
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[Result] = loop.create_future()
+
+        def copy(finished: concurrent.futures.Future[Result]) -> None:
+            if outcome.done():
+                return
+            if finished.cancelled():
+                outcome.cancel()
+            elif (exc := finished.exception()) is not None:
+                outcome.set_exception(exc)
+            else:
+                outcome.set_result(finished.result())
+
+        def from_pebble(finished: concurrent.futures.Future[Result]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(copy, finished)
+
+        self._outstanding.add(outcome)
+        outcome.add_done_callback(self._outstanding.discard)
+        future.add_done_callback(from_pebble)
+        return outcome
+
+    def fail(self, exc: PoolUnavailable) -> None:
+        for outcome in list(self._outstanding):
+            if not outcome.done():
+                outcome.set_exception(exc)
+
+
+def _retire(pool: pebble.ProcessPool) -> threading.Thread:
+    """Stop ``pool`` and its processes in a thread of its own (joining may take a while)."""
+
+    def stop() -> None:
+        try:
+            pool.stop()
+            pool.join()
+        except Exception:
+            logger.exception("stopping a broken scoring pool failed")
+
+    thread = threading.Thread(target=stop, name="retire-scoring-pool", daemon=True)
+    thread.start()
+    return thread
 
 
 class ScoringPool:
@@ -174,8 +156,8 @@ class ScoringPool:
 
     Args:
         workers: number of processes.
-        item_timeout_s: CPU-time limit for verifying one item; a chunk of n items may take
-            ``n * item_timeout_s * WALL_PER_CPU_S + CHUNK_GRACE_S`` of wall time.
+        item_timeout_s: CPU-time limit for verifying one item; a task may take
+            ``(TURN_CPU_S + item_timeout_s) * WALL_PER_CPU_S + CHUNK_GRACE_S`` of wall time.
         memory_mb: address-space limit of each process.
         max_answer_chars: longest answer the workers parse.
         on_worker_restart: called each time a process is killed or dies and is replaced.
@@ -193,71 +175,135 @@ class ScoringPool:
         self.item_timeout_s = item_timeout_s
         self._initargs = (memory_mb, item_timeout_s, max_answer_chars)
         self._on_worker_restart = on_worker_restart
-        self._pool = self._new_pool()
+        self._generation = _Generation(self._new_pool())
         self._queue = FairQueue(capacity=workers)
         self._rebuilding: asyncio.Task[None] | None = None
+        self._retired: list[threading.Thread] = []
+        self._alive_at = -math.inf
+        self._probe: asyncio.Task[bool] | None = None
+        self._probe_since = 0.0
+        self._monitor: asyncio.Task[None] | None = None
 
     def _new_pool(self) -> pebble.ProcessPool:
         # the fork server is started again here if it died (multiprocessing.forkserver)
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["reward_service.pool"])
+        context.set_forkserver_preload(["reward_service.worker"])
         return pebble.ProcessPool(
             max_workers=self.workers,
-            initializer=_init_worker,
+            initializer=init_worker,
             initargs=self._initargs,
             context=context,
         )
 
     @property
-    def active(self) -> bool:
-        """True while the pool accepts work (False while a broken pool is replaced)."""
-        return self._rebuilding is None and bool(self._pool.active)
+    def turn_wall_s(self) -> float:
+        """The wall-clock limit of one verification task: one turn and one item."""
+        return (TURN_CPU_S + self.item_timeout_s) * WALL_PER_CPU_S + CHUNK_GRACE_S
 
     async def wait_ready(self) -> None:
-        """Return once the workers have answered; raises if they cannot verify."""
-        warm = [self._submit(_warm_up, (), timeout=120) for _ in range(self.workers)]
-        if not all(await asyncio.gather(*warm)):
+        """Return once the workers have answered; raises if they cannot verify. From then
+        on, a pool that pebble finds broken is replaced even while no request runs."""
+        await self._warm_up(self._generation.pool)
+        self._monitor = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Replace the pool as soon as pebble reports it broken (pebble has no event for
+        it, so it is polled; while a task runs, its own outcome usually says it first)."""
+        while True:
+            await asyncio.sleep(MONITOR_EVERY_S)
+            generation = self._generation
+            if self._rebuilding is None and not generation.pool.active:
+                self._replace(generation, "pebble reports the pool broken")
+
+    async def _warm_up(self, pool: pebble.ProcessPool) -> None:
+        # the first schedule starts the processes (and maybe the fork server): not on the loop
+        futures = await asyncio.to_thread(
+            lambda: [pool.schedule(warm_up, timeout=WARM_UP_S) for _ in range(self.workers)]
+        )
+        async with asyncio.timeout(WARM_UP_S + WATCHDOG_GRACE_S):
+            answers = await asyncio.gather(*map(asyncio.wrap_future, futures))
+        if not all(answers):
             raise RuntimeError("scoring workers failed their warm-up verification")
+        self._alive_at = time.monotonic()
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Stop the processes, waiting up to ``timeout_s`` for running work; no orphans."""
-        if self._rebuilding is not None:
-            self._rebuilding.cancel()
-        self._pool.close()
+        for task in (self._rebuilding, self._probe, self._monitor):
+            if task is not None:
+                task.cancel()
+        pool = self._generation.pool
+        pool.close()
         try:
-            self._pool.join(timeout=timeout_s)
+            pool.join(timeout=timeout_s)
         except TimeoutError:
             logger.warning("scoring work still running after %gs; stopping it", timeout_s)
-        if self._pool.active:
-            self._pool.stop()
-            self._pool.join()
+        if pool.active:
+            pool.stop()
+            pool.join()
+        for thread in self._retired:
+            thread.join(timeout=timeout_s)
 
-    def check(self) -> bool:
-        """Whether the pool accepts work; a pool found broken starts being replaced (call
-        it from the event loop: the health check does, so a broken pool heals unasked)."""
-        if self._rebuilding is None and not self._pool.active:
-            self._replace_broken_pool(self._pool)
-        return self.active
+    async def health(self) -> Health:
+        """``ok`` when a task (or this check's probe verification) went through the pool in
+        the last ``ALIVE_FRESH_S``; ``busy`` while the probe waits behind work that is
+        still within its limits; ``starting`` while a broken pool is replaced;
+        ``unavailable`` when the probe failed. A probe stuck past every limit replaces
+        the pool."""
+        if self._rebuilding is not None:
+            return "starting"
+        if time.monotonic() - self._alive_at < ALIVE_FRESH_S:
+            return "ok"
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._run_probe())
+            self._probe_since = time.monotonic()
+        done, _ = await asyncio.wait({self._probe}, timeout=PROBE_WAIT_S)
+        if done:
+            if self._probe.result():
+                return "ok"
+            return "starting" if self._rebuilding is not None else "unavailable"
+        if time.monotonic() - self._probe_since < self._probe_stuck_s:
+            return "busy"
+        self._replace(self._generation, "the health probe never got a process")
+        return "starting"
 
-    def _replace_broken_pool(self, broken: pebble.ProcessPool) -> None:
-        """Start replacing ``broken`` (once); work is refused until the new pool is ready."""
-        if self._rebuilding is not None or broken is not self._pool:
+    @property
+    def _probe_stuck_s(self) -> float:
+        """Past this, a waiting probe means no task is moving: the probe gets the next free
+        process, every running task ends within its limit or its watchdog replaces the pool."""
+        longest_task = self.turn_wall_s + ANALYSIS_S_PER_MB * LONGEST_RESPONSE_MB
+        return longest_task + WATCHDOG_GRACE_S + self.turn_wall_s
+
+    async def _run_probe(self) -> bool:
+        try:
+            with owned_by(object()):
+                ((outcome, _),) = await self._submit(
+                    verify_chunk, ([PROBE_PAIR],), self.turn_wall_s
+                )
+        except Exception as exc:
+            logger.warning("health probe failed: %s: %s", type(exc).__name__, exc)
+            return False
+        return outcome.equal
+
+    def _replace(self, generation: _Generation, reason: object) -> None:
+        """Start replacing ``generation``'s pool (once), ending its outstanding tasks."""
+        if generation is not self._generation or self._rebuilding is not None:
             return
-        logger.error("the scoring pool broke (fork server or workers gone); replacing it")
-        self._rebuilding = asyncio.get_running_loop().create_task(self._rebuild(broken))
+        logger.error("the scoring pool broke (%s); replacing it", reason)
+        generation.fail(PoolUnavailable("the scoring pool broke and is being replaced"))
+        self._rebuilding = asyncio.get_running_loop().create_task(self._rebuild(generation))
 
-    async def _rebuild(self, broken: pebble.ProcessPool) -> None:
-        broken.stop()
-        await asyncio.to_thread(broken.join)
+    async def _rebuild(self, broken: _Generation) -> None:
+        self._retired.append(_retire(broken.pool))
         while True:
-            self._pool = self._new_pool()
+            self._generation = _Generation(self._new_pool())
             try:
-                await self.wait_ready()
+                await self._warm_up(self._generation.pool)
                 break
             except Exception:
                 logger.exception("a new scoring pool failed to start; trying again")
-                self._pool.stop()
+                self._retired.append(_retire(self._generation.pool))
                 await asyncio.sleep(1.0)
+        self._retired = [thread for thread in self._retired if thread.is_alive()]
         self._rebuilding = None
         logger.warning("scoring pool replaced; %d workers ready", self.workers)
 
@@ -269,7 +315,7 @@ class ScoringPool:
         """
 
         def wall_limit_s(chunk: Sequence[str]) -> float:
-            return self._one_item_wall_s + ANALYSIS_S_PER_MB * sum(map(len, chunk)) / 1e6
+            return self.turn_wall_s + ANALYSIS_S_PER_MB * max(map(len, chunk)) / 1e6
 
         return await self.map(
             analyze_chunk, responses, self._chunk_size(responses, 512), wall_limit_s
@@ -283,32 +329,11 @@ class ScoringPool:
         Raises:
             PoolUnavailable: the pool broke; nothing was verified.
         """
-        per_item = self.item_timeout_s * WALL_PER_CPU_S
-        return await self.map(
-            verify_chunk,
-            pairs,
-            self._chunk_size(pairs, 16),
-            lambda chunk: len(chunk) * per_item + CHUNK_GRACE_S,
-        )
-
-    @property
-    def _one_item_wall_s(self) -> float:
-        """The wall-clock limit of a one-item chunk."""
-        return self.item_timeout_s * WALL_PER_CPU_S + CHUNK_GRACE_S
+        return await self.map(verify_chunk, pairs, self._chunk_size(pairs, 16))
 
     def _chunk_size(self, items: Sequence[Any], largest: int) -> int:
         """About four chunks per worker, so the work spreads evenly."""
         return max(1, min(largest, math.ceil(len(items) / (self.workers * 4))))
-
-    async def _submit(
-        self, function: Callable[..., Result], args: tuple[Any, ...], timeout: float
-    ) -> Result:
-        """Run one task when the fair queue gives its request a turn (see fair_queue)."""
-
-        def start() -> asyncio.Future[Result]:
-            return asyncio.wrap_future(self._pool.schedule(function, args=args, timeout=timeout))
-
-        return await self._queue.run(start)
 
     async def map(
         self,
@@ -319,19 +344,17 @@ class ScoringPool:
     ) -> list[Result | Exception]:
         """Run ``function`` over chunks of ``items`` with the pool's timeouts and recovery.
 
-        ``function`` must be importable by the workers and return one result per item;
-        ``wall_limit_s`` gives a chunk's hard limit (default: one item's). An item whose
+        ``function`` must be importable by the workers and return the results of a
+        non-empty prefix of its chunk (the rest is sent again in a later turn);
+        ``wall_limit_s`` gives a task's hard limit (default: one turn's). An item whose
         one-item task still fails comes back as the exception.
 
         Raises:
             PoolUnavailable: the pool broke; its replacement has been started.
         """
-        wall_limit_s = wall_limit_s or (lambda chunk: self._one_item_wall_s)
+        limit = wall_limit_s or (lambda chunk: self.turn_wall_s)
         per_chunk = await asyncio.gather(
-            *(
-                self._run_chunk(function, chunk, wall_limit_s)
-                for chunk in _chunks(items, chunk_size)
-            )
+            *(self._run_chunk(function, chunk, limit) for chunk in _chunks(items, chunk_size))
         )
         return [result for chunk_results in per_chunk for result in chunk_results]
 
@@ -340,27 +363,70 @@ class ScoringPool:
         function: Callable[[Sequence[Item]], list[Result]],
         chunk: Sequence[Item],
         wall_limit_s: Callable[[Sequence[Item]], float],
+        first_try: bool = True,
     ) -> list[Result | Exception]:
-        """Run a chunk; if it fails, run its items one per task so only the culprit fails."""
+        """Run a chunk turn by turn; if a task fails, run its items again one per task so
+        only the culprit fails: every item gets two tries before a process death (which
+        may come from outside: a kill, the kernel's OOM killer) is its result."""
+        results: list[Result | Exception] = []
+        while len(results) < len(chunk):
+            rest = chunk[len(results) :]
+            try:
+                done = await self._submit(function, (rest,), wall_limit_s(rest))
+            except PoolUnavailable:
+                raise
+            except Exception as exc:
+                self._note_failure(exc)
+                died = isinstance(exc, pebble.ProcessExpired)
+                if len(rest) == 1 and not (first_try and died):
+                    return [*results, exc]
+                singles = await asyncio.gather(
+                    *(self._run_chunk(function, [item], wall_limit_s, False) for item in rest)
+                )
+                return results + [result for (result,) in singles]
+            if not done:
+                raise ValueError(f"{function.__name__} returned no result for its chunk")
+            results.extend(done[: len(rest)])
+        return results
+
+    async def _submit(
+        self, function: Callable[..., Result], args: tuple[Any, ...], timeout: float
+    ) -> Result:
+        """Run one task when the fair queue gives its request a turn (see fair_queue)."""
+        return await self._queue.run(lambda: self._run_task(function, args, timeout))
+
+    async def _run_task(
+        self, function: Callable[..., Result], args: tuple[Any, ...], timeout: float
+    ) -> Result:
         if self._rebuilding is not None:
             raise PoolUnavailable("the scoring pool is being replaced; retry shortly")
-        pool = self._pool
-        if not pool.active:  # broke between requests
-            self._replace_broken_pool(pool)
-            raise PoolUnavailable("the scoring pool broke and is being replaced")
+        generation = self._generation
         try:
-            return await self._submit(function, (chunk,), wall_limit_s(chunk))
+            future = generation.pool.schedule(function, args=args, timeout=timeout)
+        except RuntimeError as exc:  # pebble refuses work: its pool is broken
+            self._replace(generation, exc)
+            raise PoolUnavailable("the scoring pool broke and is being replaced") from exc
+        outcome = generation.track(future)
+        try:
+            done, _ = await asyncio.wait({outcome}, timeout=timeout + WATCHDOG_GRACE_S)
+        finally:
+            if not outcome.done():  # cancelled, or past the watchdog: nobody waits for it
+                outcome.cancel()
+                future.cancel()  # pebble stops the process if the task has started
+        if not done:
+            self._replace(generation, f"a task outlived its {timeout:g}s limit")
+            raise PoolUnavailable("the scoring pool stopped answering and is being replaced")
+        try:
+            result = outcome.result()
+        except PoolUnavailable:
+            raise
         except Exception as exc:
-            if _pool_failure(exc, pool):  # the pool itself broke, not this chunk
-                self._replace_broken_pool(pool)
+            if _pool_failure(exc, generation.pool):
+                self._replace(generation, f"{type(exc).__name__}: {exc}")
                 raise PoolUnavailable("the scoring pool broke and is being replaced") from exc
-            self._note_failure(exc)
-            if len(chunk) == 1:
-                return [exc]
-        singles = await asyncio.gather(
-            *(self._run_chunk(function, [item], wall_limit_s) for item in chunk)
-        )
-        return [result for (result,) in singles]
+            raise
+        self._alive_at = time.monotonic()
+        return result
 
     def _note_failure(self, exc: Exception) -> None:
         if isinstance(exc, (TimeoutError, pebble.ProcessExpired)):

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    FailFast,
     Field,
     Strict,
     StrictBool,
@@ -78,7 +79,9 @@ class ScoreRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ScoreItemIn] = Field(min_length=1)
+    items: Annotated[list[ScoreItemIn], FailFast()] = Field(
+        min_length=1, description="Validation stops at the first invalid item."
+    )
     weights: WeightsIn | None = None
     step: WholeNumber | None = Field(None, description="The trainer's global step.")
 
@@ -94,6 +97,10 @@ class ScoreResponse(BaseModel):
 class HealthResponse(BaseModel):
     """Readiness of the service."""
 
-    status: Literal["ok", "starting"]
+    status: Literal["ok", "busy", "starting", "unavailable"] = Field(
+        description="ok/busy (200): a verification runs now, or once the work ahead of it "
+        "ends within its limits; starting/unavailable (503): the pool is being replaced, "
+        "or its probe failed."
+    )
     workers: int
     scorer_version: str

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import httpx
 import psutil
 
@@ -27,3 +30,37 @@ def worker_pids() -> set[int]:
         for child in me.children(recursive=True)
         if child.ppid() != me.pid and child.status() != psutil.STATUS_ZOMBIE
     }
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid``, straight from /proc (psutil scans every process,
+    too slow for a loop of kills): a child is listed under the thread that started it."""
+    children: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                children += map(int, (task / "children").read_text().split())
+    return children
+
+
+def _alive(pid: int, name: bytes = b"") -> bool:
+    """Whether ``pid`` runs (is not a zombie) and its command line holds ``name``."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone meanwhile
+        return False
+    return state != "Z" and name in command
+
+
+def fork_servers(pid: int) -> list[int]:
+    """The live fork servers of the service process ``pid`` (one, except while a killed one
+    is being replaced)."""
+    return [child for child in _children(pid) if _alive(child, b"forkserver")]
+
+
+def scoring_workers(pid: int) -> list[int]:
+    """The live scoring processes of the service process ``pid``: its fork servers' children."""
+    return [
+        worker for server in fork_servers(pid) for worker in _children(server) if _alive(worker)
+    ]

@@ -15,9 +15,11 @@ from tests.service_process import worker_pids
 @pytest.fixture
 def pool() -> Iterator[tuple[ScoringPool, list[int]]]:
     restarts: list[int] = []
+    # a short CPU limit: the wall limit, (0.25 + 0.1) x 2.5 + 1 s, is then 19x it, so a
+    # worker on a crowded machine still reaches its CPU limit before its wall limit
     scoring_pool = ScoringPool(
         workers=2,
-        item_timeout_s=1.0,
+        item_timeout_s=0.1,
         memory_mb=512,
         max_answer_chars=1000,
         on_worker_restart=lambda: restarts.append(1),

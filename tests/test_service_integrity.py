@@ -5,6 +5,7 @@ during a long batch shuts down cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -23,6 +24,7 @@ from reward_service.app import create_app
 from reward_service.bench.local_server import ServiceProcess, serve_in_thread
 from reward_service.settings import ServiceSettings
 from tests.conftest import make_response
+from tests.service_process import worker_pids
 
 
 def slow_pair(power: int) -> tuple[str, str]:
@@ -210,10 +212,8 @@ def test_sigterm_during_a_long_batch_shuts_down_cleanly() -> None:
 
     def post() -> None:
         body = {"items": [item(answer, label) for answer, label in pairs]}
-        try:
-            outcome.append(httpx.post(f"{service.url}/score", json=body, timeout=120).status_code)
-        except httpx.TransportError as exc:  # cut off: the client's retry handles it
-            outcome.append(type(exc).__name__)
+        response = httpx.post(f"{service.url}/score", json=body, timeout=120)
+        outcome.append((response.status_code, response.headers.get("Retry-After")))
 
     client = threading.Thread(target=post)
     client.start()
@@ -222,7 +222,8 @@ def test_sigterm_during_a_long_batch_shuts_down_cleanly() -> None:
     code = service.stop(signal.SIGTERM)
     stopped_in = time.monotonic() - started
     client.join(timeout=60)
-    assert outcome and not client.is_alive()
+    assert outcome == [(503, "2")] and not client.is_alive()  # cut off: the client retries
+    assert "Traceback" not in service.output
     assert code in (0, -signal.SIGTERM) and stopped_in < 30  # uvicorn re-raises the signal
     assert "Application shutdown failed" not in service.output
     _, alive = psutil.wait_procs(tree, timeout=10)  # the fork server follows its parent
@@ -250,12 +251,23 @@ def test_a_small_request_does_not_wait_behind_a_big_one() -> None:
     assert finished == ["small", "big"]
 
 
-def test_work_of_a_client_that_left_is_dropped_and_counted() -> None:
+def _openrlhf(items: list[dict[str, str]]) -> dict[str, list[str]]:
+    """The same items as OpenRLHF posts them (an empty prompt: the query is the response)."""
+    return {
+        "query": [i["response"] for i in items],
+        "prompts": [""] * len(items),
+        "labels": [i["ground_truth"] for i in items],
+    }
+
+
+@pytest.mark.parametrize("route", ["/score", "/openrlhf/get_reward"])
+def test_work_of_a_client_that_left_is_dropped_and_counted(route: str) -> None:
     slow_items = [item(*slow_pair(power)) for power in range(110, 118)]
+    body = {"items": slow_items} if route == "/score" else _openrlhf(slow_items)
     settings = ServiceSettings(workers=1, item_timeout_s=30, cache_size=0)
     with serve_in_thread(create_app(settings)) as url:
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(f"{url}/score", json={"items": slow_items}, timeout=1.5)
+            httpx.post(f"{url}{route}", json=body, timeout=1.5)
         deadline = time.monotonic() + 60
         while metric(url, 'reward_requests_total{code="499"}') < 1:
             assert time.monotonic() < deadline, "the disconnect was never noticed"
@@ -286,3 +298,66 @@ def test_running_out_of_memory_is_an_error_never_a_cached_not_equal() -> None:
         assert "ran out of memory" in result["error"]
     assert verified == 2  # verified twice: an error is never a cached verdict
     assert fine["results"][0]["status"] == "ok"  # the worker is still usable
+
+
+def _busy_worker(before: set[int]) -> psutil.Process:
+    """The new scoring process of a one-worker service, once it is using CPU."""
+    (pid,) = worker_pids() - before
+    worker = psutil.Process(pid)
+    idle = sum(worker.cpu_times()[:2])
+    deadline = time.monotonic() + 30
+    while sum(worker.cpu_times()[:2]) < idle + 0.1:
+        assert time.monotonic() < deadline, "the worker never started verifying"
+        time.sleep(0.05)
+    return worker
+
+
+def test_a_stopped_worker_is_killed_at_its_wall_limit() -> None:
+    """A SIGSTOPped worker (never continued here) holds its task until the task's wall
+    limit kills it: one turn's limit, however big the chunk it was given (here 8 items
+    that each use their whole CPU limit, which used to get 8 items' limits)."""
+    before = worker_pids()
+    settings = ServiceSettings(workers=1, item_timeout_s=1.0, cache_size=0)
+    one_task_s = (0.25 + settings.item_timeout_s) * 2.5 + 1.0
+    batch = [item(*slow_pair(power)) for power in range(300, 332)]  # chunks of 8
+    with serve_in_thread(create_app(settings)) as url, ThreadPoolExecutor(1) as pool:
+        post = {"json": {"items": batch}, "timeout": one_task_s + 5}
+        pending = pool.submit(httpx.post, f"{url}/score", **post)
+        worker = _busy_worker(before)
+        worker.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        while worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() - stopped < 60, "the stopped worker was never killed"
+            time.sleep(0.05)
+        held = time.monotonic() - stopped
+        with contextlib.suppress(httpx.ReadTimeout):  # it leaves: its queued work is dropped
+            pending.result()
+        after = httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=60).json()
+    # its limit, plus pebble's 3 s wait for a SIGTERM that a stopped process never sees,
+    # plus 3 s for pebble's own loop on a loaded machine (it held 23 s before)
+    assert held < one_task_s + 6.0, f"held {held:.1f}s"
+    assert after["results"][0]["status"] == "ok"
+
+
+def test_a_one_item_request_waits_one_turn_behind_slow_batches() -> None:
+    """Two batches of 64 items that each use their whole CPU limit, on one worker: a
+    one-item request waits for the task that holds the worker, at most one turn (a
+    quarter of a second, then one item), never for a chunk of 16 such items (that took
+    39 s here). The bound asserted holds on a loaded machine: one task's wall limit, then
+    at most as long again for the kill, a new worker and the request's own verification."""
+    settings = ServiceSettings(workers=1, item_timeout_s=1.0, cache_size=0, max_items=64)
+    one_task_s = (0.25 + settings.item_timeout_s) * 2.5 + 1.0
+
+    def slow_batch(first: int) -> None:
+        batch = [item(*slow_pair(power)) for power in range(first, first + 64)]
+        with contextlib.suppress(httpx.ReadTimeout):  # it leaves: its queued work is dropped
+            httpx.post(f"{url}/score", json={"items": batch}, timeout=one_task_s + 8)
+
+    with serve_in_thread(create_app(settings)) as url, ThreadPoolExecutor(2) as pool:
+        pool.map(slow_batch, (300, 400))
+        time.sleep(2.0)  # both batches hold queued chunks by now
+        started = time.monotonic()
+        small = httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=300)
+        waited = time.monotonic() - started
+    assert small.status_code == 200
+    assert waited < 2 * one_task_s + 5.0, f"waited {waited:.1f}s"

@@ -126,3 +126,49 @@ def test_a_failing_stats_file_never_fails_or_double_counts(tmp_path: Path) -> No
     assert 'reward_requests_total{code="200"} 1.0' in metrics
     assert "reward_stats_failures_total 1.0" in metrics
     assert (view["steps"], view["series"]["items"]) == ([9], [1])
+
+
+def _labelled(number: bytes, answer: str, **fields: object) -> bytes:
+    item = b'{"response": %s, "ground_truth": %s' % (orjson.dumps(make_response(answer)), number)
+    extra = b"".join(b', "%s": %s' % (k.encode(), orjson.dumps(v)) for k, v in fields.items())
+    return item + extra + b"}"
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [(b"1" * 400, "1" * 400), (b"1e999", "1" + "0" * 999), (b"-2.5e-3", "-0.0025")],
+    ids=["400 digits", "1e999", "negative exponent"],
+)
+def test_numbers_past_a_double_keep_their_digits(
+    service_url: str, number: bytes, text: str
+) -> None:
+    (result,) = post(service_url, _labelled(number, text)).json()["results"]
+    assert (result["status"], result["verify"], result["pred"]) == ("ok", 1, text)
+
+
+def test_a_number_too_long_to_write_out_is_a_clear_422(service_url: str) -> None:
+    response = post(service_url, _labelled(b"1e999999999", "1"))
+    assert response.status_code == 422
+    assert "digits written out" in response.text and len(response.content) < 1000
+
+
+@pytest.mark.parametrize("label", [b'"12.8"', b"12.8"], ids=["text label", "numeric label"])
+def test_a_whole_step_number_means_the_same_with_any_label(service_url: str, label: bytes) -> None:
+    for step, status in ((b"5.0", 200), (b"5.5", 422)):
+        body = _labelled(label, "12.8")[:-1] + b', "step": ' + step + b"}"
+        assert post(service_url, body).status_code == status
+
+
+def test_deeply_nested_extra_info_with_a_numeric_label_is_never_a_500(service_url: str) -> None:
+    deep = b'{"a": ' * 990 + b"1" + b"}" * 990
+    for label in (b'"12.8"', b"12.8"):
+        body = _labelled(label, "12.8")[:-1] + b', "extra_info": ' + deep + b"}"
+        response = post(service_url, body)
+        assert response.status_code in (200, 422), response.text
+        assert response.status_code == 200 or "nested" in response.text
+
+
+def test_openrlhf_refuses_nan_labels_with_a_400(service_url: str) -> None:
+    body = b'{"query": ["q"], "prompts": [""], "labels": [NaN]}'
+    response = httpx.post(f"{service_url}/openrlhf/get_reward", content=body, timeout=60)
+    assert response.status_code == 400 and "not valid JSON" in response.text

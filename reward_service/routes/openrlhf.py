@@ -4,8 +4,10 @@ OpenRLHF posts ``{"query": [...], "prompts": [...], "labels": [...]}``: each que
 prompt and the response decoded together (special tokens kept), each prompt the text the
 query starts with, each label the dataset's answer. The answer is OpenRLHF's:
 ``{"rewards": [...], "scores": [...], "extra_logs": {"verify": [...], ...}}``, one value per
-query, scored by the same batch scorer as ``/score``. OpenRLHF sends no headers, so when the
-service has a token it goes in the URL: ``.../openrlhf/get_reward?token=...``.
+query, scored by the same batch scorer as ``/score``, under the same limits (body size,
+items, bytes and items in flight), and dropped like ``/score``'s when the client leaves.
+OpenRLHF sends no headers, so when the service has a token it goes in the URL:
+``.../openrlhf/get_reward?token=...``.
 
 For the statistics, the responses to one prompt are one GRPO group (the group id is a digest
 of the prompt text), and since OpenRLHF sends no step, its requests are numbered into steps
@@ -18,12 +20,14 @@ import hashlib
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Security
+from fastapi import APIRouter, Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyQuery
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, FailFast, Field, StrictStr, model_validator
 
 from reward_service.batch import BatchItem
 from reward_service.deps import InFlight, Metrics, Scorer, Settings, Stats, token_accepted
+from reward_service.disconnects import unless_client_leaves
+from reward_service.request_body import decode_json, read_body, validated
 from reward_service.routes.score import record_scored
 from reward_service.stats import ScoredItem
 
@@ -50,9 +54,15 @@ class OpenRLHFRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    query: list[StrictStr] = Field(min_length=1, description="Prompt + response, decoded.")
-    prompts: list[StrictStr] = Field(description="The prompt each query starts with.")
-    labels: list[StrictStr] = Field(description="The ground truth of each query.")
+    query: Annotated[list[StrictStr], FailFast()] = Field(
+        min_length=1, description="Prompt + response, decoded."
+    )
+    prompts: Annotated[list[StrictStr], FailFast()] = Field(
+        description="The prompt each query starts with."
+    )
+    labels: Annotated[list[StrictStr], FailFast()] = Field(
+        description="The ground truth of each query."
+    )
 
     @model_validator(mode="after")
     def _same_lengths(self) -> OpenRLHFRequest:
@@ -83,9 +93,21 @@ def prompt_group(prompt: str) -> str:
     return hashlib.blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
-@router.post("/openrlhf/get_reward", response_model=OpenRLHFResponse)
+@router.post(
+    "/openrlhf/get_reward",
+    response_model=OpenRLHFResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/OpenRLHFRequest"}}
+            },
+        }
+    },
+    responses={400: {}, 401: {}, 408: {}, 413: {}, 422: {}, 499: {}, 503: {}},
+)
 async def get_reward(
-    body: OpenRLHFRequest,
+    request: Request,
     settings: Settings,
     scorer: Scorer,
     in_flight: InFlight,
@@ -94,16 +116,20 @@ async def get_reward(
 ) -> OpenRLHFResponse:
     """Score OpenRLHF's queries with the multi-signal reward (and count them in /stats)."""
     started = time.perf_counter()
-    if len(body.query) > settings.max_items:
-        raise HTTPException(
-            413, f"{len(body.query)} queries is over the limit of {settings.max_items}"
-        )
-    items = [
-        BatchItem(response_text(query, prompt), label)
-        for query, prompt, label in zip(body.query, body.prompts, body.labels, strict=True)
-    ]
-    with in_flight.admit(items=len(items)):
-        report = await scorer.score(items)
+    async with read_body(request, settings.max_body_bytes, in_flight) as raw:
+        payload = await decode_json(raw)
+        queries = payload.get("query") if isinstance(payload, dict) else None
+        if isinstance(queries, list) and len(queries) > settings.max_items:
+            raise HTTPException(
+                413, f"{len(queries)} queries is over the limit of {settings.max_items}"
+            )
+        body = validated(OpenRLHFRequest, payload)
+        items = [
+            BatchItem(response_text(query, prompt), label)
+            for query, prompt, label in zip(body.query, body.prompts, body.labels, strict=True)
+        ]
+        with in_flight.admit(items=len(items)):
+            report = await unless_client_leaves(request, scorer.score(items))
     scored = [
         ScoredItem(item.response, item.ground_truth, group=prompt_group(prompt))
         for item, prompt in zip(items, body.prompts, strict=True)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable
-from typing import TypeVar
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from reward_service.batch import BatchItem, BatchReport
 from reward_service.deps import (
@@ -21,6 +18,7 @@ from reward_service.deps import (
     Settings,
     Stats,
 )
+from reward_service.disconnects import unless_client_leaves
 from reward_service.metrics import ServiceMetrics
 from reward_service.request_body import parse_score_request, read_body
 from reward_service.schemas import ScoreItemIn, ScoreRequest, ScoreResponse
@@ -29,37 +27,7 @@ from reward_service.stats import ScoredItem, StatsRecorder
 
 logger = logging.getLogger("reward_service")
 
-Result = TypeVar("Result")
-
 router = APIRouter(tags=["scoring"], dependencies=[RequireToken])
-
-
-class ClientDisconnected(Exception):
-    """The client went away before its scores were ready; its queued work was dropped."""
-
-
-async def _unless_client_leaves(request: Request, work: Awaitable[Result]) -> Result:
-    """``work``'s result; if the client disconnects first, ``work`` is cancelled (its tasks
-    that have not started are dropped) and :class:`ClientDisconnected` is raised."""
-    scoring = asyncio.ensure_future(work)
-    gone = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait({scoring, gone}, return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:  # this request itself is cancelled (shutdown): so is its work
-        scoring.cancel()
-        raise
-    finally:
-        gone.cancel()
-    if not scoring.done():
-        scoring.cancel()
-        raise ClientDisconnected("the client went away; its work was dropped")
-    return scoring.result()
-
-
-async def _disconnected(request: Request) -> None:
-    """Return once the client has disconnected (the body is read: nothing else comes)."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 def record_scored(
@@ -91,11 +59,6 @@ def _scored_item(item: ScoreItemIn) -> ScoredItem:
     )
 
 
-def _declared_length(request: Request) -> int:
-    declared = request.headers.get("content-length", "")
-    return int(declared) if declared.isdigit() else 0
-
-
 def _weights(score_request: ScoreRequest, defaults: RewardWeights) -> RewardWeights:
     if score_request.weights is None:
         return defaults
@@ -114,7 +77,7 @@ def _weights(score_request: ScoreRequest, defaults: RewardWeights) -> RewardWeig
             },
         }
     },
-    responses={400: {}, 401: {}, 413: {}, 422: {}, 503: {}},
+    responses={400: {}, 401: {}, 408: {}, 413: {}, 422: {}, 499: {}, 503: {}},
 )
 async def score(
     request: Request,
@@ -131,22 +94,20 @@ async def score(
     ``Retry-After``) when too much is in flight or the scoring pool is being replaced.
     """
     started = time.perf_counter()
-    with in_flight.admit(size=_declared_length(request)):
-        score_request = parse_score_request(await read_body(request, settings.max_body_bytes))
-        if len(score_request.items) > settings.max_items:
-            raise HTTPException(
-                413, f"{len(score_request.items)} items is over the limit of {settings.max_items}"
-            )
+    async with read_body(request, settings.max_body_bytes, in_flight) as body:
+        score_request = await parse_score_request(
+            body, settings.max_items, settings.max_answer_chars
+        )
         items = [
             BatchItem(item.response, item.ground_truth, item.extra_info)
             for item in score_request.items
         ]
         with in_flight.admit(items=len(items)):
-            report = await _unless_client_leaves(
+            report = await unless_client_leaves(
                 request, scorer.score(items, _weights(score_request, scorer.reward.weights))
             )
     elapsed = time.perf_counter() - started
-    body = orjson.dumps(
+    answer = orjson.dumps(
         {
             "results": [result.to_dict() for result in report.results],
             "scorer_version": scorer_version,
@@ -156,4 +117,4 @@ async def score(
     # The response is decided: statistics are recorded now and can no longer fail it.
     scored = [_scored_item(item) for item in score_request.items]
     record_scored(metrics, stats, report, scored, score_request.step, elapsed)
-    return Response(body, media_type="application/json")
+    return Response(answer, media_type="application/json")
