@@ -42,8 +42,8 @@ class ServiceSettings(BaseSettings):
         gt=0,
         le=120,
         description="CPU time for verifying one distinct answer; past it the item reports "
-        "'timeout' (a worker stuck in C code is killed after 2.5x this in wall time and "
-        "replaced).",
+        "'timeout' (a worker stuck in C code, or stopped, is killed after "
+        "(this + 0.25 s) x 2.5 + 1 s of wall time and replaced).",
     )
     max_items: int = Field(16384, ge=1, le=1_000_000, description="Most items in one request.")
     max_response_chars: int = Field(
