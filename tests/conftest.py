@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,6 +35,17 @@ def service_url() -> Iterator[str]:
     """A live service on 127.0.0.1 (random port), shared by the tests that only read from it."""
     with serve_in_thread(create_app(SERVICE_SETTINGS)) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Qwen2 and its byte-level tokenizer with Qwen's chat template, built from config."""
+    from tests.tiny_models import byte_level_tokenizer, tiny_qwen2
+
+    folder = tmp_path_factory.mktemp("tiny-qwen2")
+    byte_level_tokenizer(folder)
+    tiny_qwen2(folder)
+    return folder
 
 
 @pytest.fixture

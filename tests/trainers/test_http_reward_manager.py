@@ -25,7 +25,6 @@ from reward_service.schemas import ScoreItemIn
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
 from tests.service_process import ONE_WORKER, scored_requests
-from tests.tiny_models import byte_level_tokenizer, tiny_qwen2
 from tests.trainers.run_script import composed
 from tests.trainers.verl_rows import VerlAgentLoop, dataset_row
 from trainer.reward_items import reward_extra_info, score_item
@@ -36,14 +35,6 @@ RESPONSE_LENGTH = 256
 """The rollout's response length here: where verl's agent loop cuts a response."""
 SHAPE = ("data.max_prompt_length=2048", f"data.max_response_length={RESPONSE_LENGTH}")
 """pi1 with the system prompt is 1,077 byte-level tokens."""
-
-
-@pytest.fixture(scope="module")
-def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("model")
-    byte_level_tokenizer(folder)
-    tiny_qwen2(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

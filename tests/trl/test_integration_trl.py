@@ -12,18 +12,9 @@ from reward_service.integrations.trl import multisignal_reward_funcs
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
 from tests.service_process import scored_requests
-from tests.tiny_models import byte_level_tokenizer, tiny_qwen2
 
 ANSWERS = ["12.8", "12", "\\frac{64}{5}", "7"]
 VERDICTS = ["The answer is correct.", "The answer is wrong.", "The answer is wrong.", "Fine."]
-
-
-@pytest.fixture(scope="module")
-def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-qwen2")
-    byte_level_tokenizer(folder)
-    tiny_qwen2(folder)
-    return folder
 
 
 def grpo_trainer(model_folder: Path, url: str, dataset_rows: list[dict], **config):

@@ -14,17 +14,8 @@ from reward_service.app import create_app
 from reward_service.bench.local_server import serve_in_thread
 from reward_service.integrations.trl import multisignal_reward_funcs, prompt_groups
 from reward_service.settings import ServiceSettings
-from tests.tiny_models import byte_level_tokenizer, tiny_qwen2
 
 MAX_TOKENS = 8
-
-
-@pytest.fixture(scope="module")
-def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-qwen2")
-    byte_level_tokenizer(folder)
-    tiny_qwen2(folder)
-    return folder
 
 
 def test_two_training_steps_are_two_steps_of_two_groups(model_folder: Path) -> None:
