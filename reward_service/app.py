@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
@@ -22,7 +22,7 @@ from reward_service.routes import openrlhf, ops, score, stats
 from reward_service.routes.score import ClientDisconnected
 from reward_service.schemas import ScoreRequest
 from reward_service.settings import ServiceSettings
-from reward_service.stats import StatsRecorder
+from reward_service.stats import StatsRecorder, StatsStore, StatsUnavailable
 
 logger = logging.getLogger("reward_service")
 
@@ -56,25 +56,49 @@ async def _client_disconnected(request: Request, exc: Exception) -> Response:
     return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """Build the service; settings come from the environment when not given."""
+StatsOpener = Callable[[ServiceSettings, ServiceMetrics], AbstractAsyncContextManager[StatsStore]]
+"""Opens where the service records its statistics, for the app's lifetime."""
+
+
+@asynccontextmanager
+async def open_local_stats(
+    settings: ServiceSettings, metrics: ServiceMetrics
+) -> AsyncIterator[StatsRecorder]:
+    """This process's statistics, read back from the statistics file when there is one."""
+    recorder = StatsRecorder(
+        settings.stats_steps,
+        jsonl_path=settings.stats_file,
+        on_write_failure=metrics.stats_failures.inc,
+    )
+    try:
+        yield recorder
+    finally:
+        recorder.close()
+
+
+def create_app(
+    settings: ServiceSettings | None = None, open_stats: StatsOpener = open_local_stats
+) -> FastAPI:
+    """Build the service; settings come from the environment when not given.
+
+    ``open_stats`` gives the statistics store (Ray Serve replicas share one, see
+    ``deploy/ray_serve_app.py``).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or ServiceSettings()
         metrics = ServiceMetrics()
         # before the pool starts: an unwritable stats file stops start-up without workers
-        stats_recorder = StatsRecorder(
-            resolved.stats_steps,
-            jsonl_path=resolved.stats_file,
-            on_write_failure=metrics.stats_failures.inc,
-        )
-        async with open_batch_scorer(resolved, metrics.worker_restarts.inc) as scorer:
+        async with (
+            open_stats(resolved, metrics) as stats_store,
+            open_batch_scorer(resolved, metrics.worker_restarts.inc) as scorer,
+        ):
             app.state.settings = resolved
             app.state.metrics = metrics
             app.state.scorer = scorer
             app.state.scorer_version = SCORER_VERSION
-            app.state.stats = stats_recorder
+            app.state.stats = stats_store
             app.state.in_flight = InFlightLimit(
                 resolved.max_inflight_items, resolved.max_inflight_bytes
             )
@@ -92,6 +116,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_middleware(ScoreRequestCounter)
     app.add_exception_handler(Overloaded, _retry_later)
     app.add_exception_handler(PoolUnavailable, _retry_later)
+    app.add_exception_handler(StatsUnavailable, _retry_later)
     app.add_exception_handler(ClientDisconnected, _client_disconnected)
     app.include_router(score.router)
     app.include_router(openrlhf.router)

@@ -16,14 +16,16 @@ DASHBOARD_PAGE = Path(__file__).parents[1] / "stats" / "dashboard.html"
 router = APIRouter(tags=["statistics"])
 
 
-@router.get("/stats", dependencies=[RequireToken], responses={401: {}})
-async def stats(
+@router.get("/stats", dependencies=[RequireToken], responses={401: {}, 503: {}})
+def stats(
     recorder: Stats, limit: Annotated[int | None, Query(ge=1, le=100_000)] = None
 ) -> dict[str, Any]:
     """Per-step signal means, format failure rates, answers, calibration and latency.
 
     Holds model responses and answers, so it needs the token when one is set.
     """
+    # Not async: the snapshot (a thousand steps, or a call to the replicas' shared
+    # statistics) runs in FastAPI's thread pool, off the event loop that scores.
     return recorder.snapshot(limit)
 
 

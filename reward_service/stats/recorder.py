@@ -1,4 +1,9 @@
-"""The service's record of every scored batch: the last steps in memory, every batch on file."""
+"""The service's record of every scored batch: the last steps in memory, every batch on file.
+
+With a statistics file, a recorder starts from it: the steps it held before a crash, a
+restart or an upgrade are back at start-up, in bounded time and memory (the checkpoint
+beside the file, then the lines appended after it; see :mod:`.checkpoint`).
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,93 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from reward_service.scoring import FORMAT_RULES, ScoreResult
+from reward_service.stats.checkpoint import read_checkpoint, write_checkpoint
+from reward_service.stats.jsonl import append_batch, iter_batches, seal_torn_tail
 from reward_service.stats.step import CALIBRATION_CELLS, StepStats, latest_entry
 
 logger = logging.getLogger("reward_service.stats")
+
+CHECKPOINT_EVERY_S = 10.0
+"""How often the kept steps are written beside the file: a restart reads at most this long
+of appended lines on top of them."""
+LATEST_ITEMS = 8
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """One scored batch on its way to a recorder, in this process or in another one.
+
+    Attributes:
+        step: the trainer's step; None: the recorder numbers the batch.
+        counts: the batch's :meth:`StepStats.to_dict` (its ``step`` is the recorder's to set).
+        latest: its last responses for the dashboard (their ``step`` too).
+    """
+
+    step: int | None
+    counts: dict[str, Any]
+    latest: list[dict[str, Any]]
+
+    @classmethod
+    def of(
+        cls,
+        results: Sequence[ScoreResult],
+        responses: Sequence[str],
+        step: int | None,
+        latency_ms: float,
+        latest_items: int = LATEST_ITEMS,
+    ) -> BatchRecord:
+        """The record of one scored batch."""
+        known = -1 if step is None else step
+        counts = StepStats.of_batch(known, results, latency_ms, time.time()).to_dict()
+        pairs = list(zip(responses, results, strict=True))
+        pairs = pairs[max(0, len(pairs) - latest_items) :]
+        return cls(step, counts, [latest_entry(known, text, result) for text, result in pairs])
+
+
+class StatsUnavailable(RuntimeError):
+    """The statistics are out of reach for now (a shared store restarting): retry later."""
+
+
+class StatsStore(Protocol):
+    """What the service records batches in and serves ``/stats`` from."""
+
+    def record(
+        self,
+        results: Sequence[ScoreResult],
+        responses: Sequence[str],
+        step: int | None,
+        latency_ms: float,
+    ) -> None:
+        """Count one scored batch; never fails the request that scored it."""
+
+    def snapshot(self, limit: int | None = None) -> dict[str, Any]:
+        """The kept steps (the last ``limit``) and the latest responses, JSON-ready.
+
+        Raises:
+            StatsUnavailable: they cannot be read now.
+        """
+        ...
 
 
 class StatsRecorder:
     """Keeps the last ``max_steps`` steps and the latest scored responses, thread-safe.
 
     Args:
-        max_steps: steps kept in memory (older ones are dropped; the JSONL keeps all).
+        max_steps: steps kept in memory (the lowest step numbers are dropped first; the
+            file keeps all).
         latest_items: responses kept for the dashboard's "latest" table.
-        jsonl_path: when set, every batch is appended there as one JSON line.
-        on_write_failure: called when appending to ``jsonl_path`` fails (the failure is
-            logged and the batch still counted in memory: a side file never fails scoring).
+        jsonl_path: when set, the steps kept are read back from it at start-up, every
+            batch is appended there as one JSON line, and the kept steps are checkpointed
+            beside it every ``checkpoint_every_s``.
+        on_write_failure: called when writing the file fails (the failure is logged and
+            the batch still counted in memory: a side file never fails scoring).
 
     Raises:
         OSError: ``jsonl_path`` cannot be created (at start-up).
@@ -35,18 +107,77 @@ class StatsRecorder:
     def __init__(
         self,
         max_steps: int = 1000,
-        latest_items: int = 8,
+        latest_items: int = LATEST_ITEMS,
         jsonl_path: Path | None = None,
         on_write_failure: Callable[[], None] = lambda: None,
+        checkpoint_every_s: float = CHECKPOINT_EVERY_S,
     ) -> None:
-        self._steps: deque[StepStats] = deque(maxlen=max_steps)
+        self._max_steps = max_steps
+        self._steps: dict[int, StepStats] = {}
+        self._last_step: int | None = None
         self._latest: deque[dict[str, Any]] = deque(maxlen=latest_items)
         self._jsonl_path = jsonl_path
         self._on_write_failure = on_write_failure
         self._lock = threading.Lock()
+        self._file_size = 0
+        self._checkpoint_every_s = checkpoint_every_s
+        self._checkpointed_at = time.monotonic()
+        self._step_lines: dict[int, bytes] = {}  # each kept step's checkpoint line
+        self._dirty: set[int] = set()  # steps changed since their line was written
         if jsonl_path is not None:  # an unwritable path fails at start-up, not per request
             jsonl_path.parent.mkdir(parents=True, exist_ok=True)
             jsonl_path.touch()
+            self._reload(jsonl_path)
+
+    def _reload(self, path: Path) -> None:
+        """The kept steps from the checkpoint and the lines appended after it."""
+        started = time.perf_counter()
+        seal_torn_tail(path)
+        checkpoint = read_checkpoint(path)
+        start = 0
+        if checkpoint is not None:
+            for stats in checkpoint.steps:
+                self._keep(stats)
+            self._last_step, start = checkpoint.last_step, checkpoint.covers
+        replayed = 0
+        for batch in iter_batches(path, start, on_bad_line=logger.warning):
+            self._keep(batch)
+            self._last_step = batch.step
+            replayed += 1
+        self._file_size = path.stat().st_size
+        if self._steps:
+            logger.info(
+                "statistics: %d steps (%d to %d) back from %s in %.2f s (%s, %d batches after it)",
+                len(self._steps),
+                min(self._steps),
+                max(self._steps),
+                path,
+                time.perf_counter() - started,
+                f"checkpoint of {start} bytes" if checkpoint else "no checkpoint",
+                replayed,
+            )
+
+    def _number(self, step: int | None) -> int:
+        """The step of a batch: the trainer's, else the one after the last batch's."""
+        if step is not None:
+            return step
+        return 0 if self._last_step is None else self._last_step + 1
+
+    def _keep(self, batch: StepStats) -> None:
+        """Merge ``batch`` into its step (it is kept as is when its step is new)."""
+        kept = self._steps.get(batch.step)
+        if kept is not None:
+            kept.merge(batch)
+        else:
+            self._steps[batch.step] = batch
+            if len(self._steps) > self._max_steps:
+                oldest = min(self._steps)
+                del self._steps[oldest]
+                self._step_lines.pop(oldest, None)
+                self._dirty.discard(oldest)
+                if oldest == batch.step:
+                    return
+        self._dirty.add(batch.step)
 
     def record(
         self,
@@ -54,36 +185,63 @@ class StatsRecorder:
         responses: Sequence[str],
         step: int | None,
         latency_ms: float,
-    ) -> StepStats:
+    ) -> None:
         """Count one scored batch; ``step`` None numbers it after the last step."""
-        with self._lock:
-            if step is None:
-                step = self._steps[-1].step + 1 if self._steps else 0
-            batch = StepStats.of_batch(step, results, latency_ms, time.time())
-            if self._steps and self._steps[-1].step == step:
-                self._steps[-1].merge(batch)
-            else:
-                self._steps.append(StepStats.from_dict(batch.to_dict()))
-            for response, result in list(zip(responses, results, strict=True))[
-                -self._latest.maxlen :
-            ]:
-                self._latest.append(latest_entry(step, response, result))
-            if self._jsonl_path is not None:
-                self._append(batch)
-            return batch
+        self.add(BatchRecord.of(results, responses, step, latency_ms, self._latest.maxlen or 0))
 
-    def _append(self, batch: StepStats) -> None:
+    def add(self, record: BatchRecord) -> int:
+        """Count one batch recorded here or by another replica; returns its step."""
+        with self._lock:
+            step = self._number(record.step)
+            counts = {**record.counts, "step": step}
+            self._keep(StepStats.from_dict(counts))
+            self._last_step = step
+            self._latest.extend({**entry, "step": step} for entry in record.latest)
+            if self._jsonl_path is not None and self._append(counts) and self._checkpoint_due():
+                self._checkpoint()
+            return step
+
+    def _checkpoint_due(self) -> bool:
+        return time.monotonic() - self._checkpointed_at >= self._checkpoint_every_s
+
+    def _append(self, counts: dict[str, Any]) -> bool:
         try:
-            with self._jsonl_path.open("ab") as sink:  # type: ignore[union-attr]
-                sink.write(orjson.dumps(batch.to_dict()) + b"\n")
+            self._file_size = append_batch(self._jsonl_path, counts)  # type: ignore[arg-type]
+            return True
         except OSError as exc:
-            logger.error("could not append step %d to %s: %s", batch.step, self._jsonl_path, exc)
+            path, step = self._jsonl_path, counts["step"]
+            logger.error("could not append step %d to %s: %s", step, path, exc)
             self._on_write_failure()
+            return False
+
+    def _checkpoint(self) -> None:
+        """Write the kept steps beside the file (only the changed ones are serialised)."""
+        for step in self._dirty:
+            self._step_lines[step] = orjson.dumps(self._steps[step].to_dict())
+        self._dirty.clear()
+        self._checkpointed_at = time.monotonic()
+        try:
+            write_checkpoint(
+                self._jsonl_path,  # type: ignore[arg-type]
+                self._file_size,
+                self._last_step,
+                (self._step_lines[step] for step in sorted(self._steps)),
+            )
+        except OSError as exc:
+            logger.error("could not write the checkpoint of %s: %s", self._jsonl_path, exc)
+            self._on_write_failure()
+
+    def close(self) -> None:
+        """Checkpoint what changed since the last checkpoint (a clean stop)."""
+        with self._lock:
+            if self._jsonl_path is not None and self._dirty:
+                self._checkpoint()
 
     def snapshot(self, limit: int | None = None) -> dict[str, Any]:
         """The kept steps (the last ``limit``) and the latest responses, JSON-ready."""
         with self._lock:
-            steps = list(self._steps)[-limit:] if limit else list(self._steps)
+            kept = [self._steps[step] for step in sorted(self._steps)]
+            steps = kept[-limit:] if limit else kept
             return {
                 "steps": [stats.to_dict() for stats in steps],
                 "latest": list(self._latest),
