@@ -148,6 +148,28 @@ def test_reading_back_streams_the_file_in_chunks(tmp_path: Path, monkeypatch) ->
     assert _steps(StatsRecorder(jsonl_path=path)) == _steps(first)
 
 
+def test_a_long_file_without_checkpoint_is_read_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ready at once; scoring goes on meanwhile; in the end the steps equal the file's."""
+    from reward_service.stats import jsonl, recorder
+
+    path = tmp_path / "stats.jsonl"
+    first = StatsRecorder(max_steps=5, jsonl_path=path, checkpoint_every_s=3600)
+    for step in (0, 1, 2, 3, 4, 5, 6, 6, 7):
+        _record(first, step)
+    monkeypatch.setattr(recorder, "REPLAY_AT_START_BYTES", 0)
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 64)  # slow enough to overlap with the batches
+    again = StatsRecorder(max_steps=5, jsonl_path=path, checkpoint_every_s=0)
+    for step in (7, None, 2):  # numbered after the file's last batch, even before it is read
+        _record(again, step)
+    assert again.wait_reloaded(timeout_s=60)
+    assert [s["step"] for s in _steps(again)] == [4, 5, 6, 7, 8]
+    assert _steps(again) == _whole_file(path, 5)
+    _record(again, 8)  # checkpointed now that the file is read: a restart has it all
+    assert _steps(StatsRecorder(max_steps=5, jsonl_path=path)) == _whole_file(path, 5)
+
+
 # --- over HTTP, the server process killed -------------------------------------------------------
 
 

@@ -33,12 +33,10 @@ class Checkpoint:
 
     Attributes:
         covers: bytes of the statistics file merged in.
-        last_step: the step of the last batch in those bytes (None: there was none).
         steps: the kept steps, in step order.
     """
 
     covers: int
-    last_step: int | None
     steps: list[StepStats]
 
 
@@ -53,9 +51,7 @@ def _tail(stats_path: Path, covers: int) -> str:
         return source.read(min(covers, TAIL_BYTES)).hex()
 
 
-def write_checkpoint(
-    stats_path: Path, covers: int, last_step: int | None, step_lines: Iterable[bytes]
-) -> None:
+def write_checkpoint(stats_path: Path, covers: int, step_lines: Iterable[bytes]) -> None:
     """Replace the checkpoint, atomically: ``step_lines`` are the steps' JSON, in order.
 
     Raises:
@@ -65,7 +61,6 @@ def write_checkpoint(
         "format": FORMAT,
         "covers": covers,
         "tail": _tail(stats_path, covers),
-        "last_step": last_step,
     }
     target = checkpoint_path(stats_path)
     partial = target.with_name(f"{target.name}.partial")
@@ -91,8 +86,7 @@ def read_checkpoint(stats_path: Path) -> Checkpoint | None:
             if covers > stats_path.stat().st_size or _tail(stats_path, covers) != header["tail"]:
                 raise ValueError(f"{stats_path} is not the file it was written for")
             steps = [StepStats.from_dict(orjson.loads(line)) for line in source if line.strip()]
-        last_step = header["last_step"]
-        return Checkpoint(covers, None if last_step is None else int(last_step), steps)
+        return Checkpoint(covers, steps)
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         logger.warning("ignoring the checkpoint %s (%s): the whole file is read", path, exc)
         return None

@@ -6,6 +6,7 @@ any byte offset, so a run of millions of batches is read back in bounded memory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,9 +34,12 @@ def append_batch(path: Path, record: dict[str, object]) -> int:
 
 
 def iter_batches(
-    path: Path, start: int = 0, on_bad_line: Callable[[str], None] = lambda _: None
+    path: Path,
+    start: int = 0,
+    end: int | None = None,
+    on_bad_line: Callable[[str], None] = lambda _: None,
 ) -> Iterator[StepStats]:
-    """The batches on the complete lines of ``path`` from byte ``start`` on, in file order.
+    """The batches on the complete lines of bytes [start, end) of ``path``, in file order.
 
     A line that is not a batch (cut off by a crash, edited by hand) is skipped and described
     to ``on_bad_line`` as ``path:line: reason``; a last line without its newline is being
@@ -44,8 +48,9 @@ def iter_batches(
     number = 0
     with path.open("rb") as source:
         source.seek(start)
-        line_start, rest = start, b""
-        while chunk := source.read(CHUNK_BYTES):
+        line_start, rest, left = start, b"", (end if end is not None else 2**63) - start
+        while left > 0 and (chunk := source.read(min(CHUNK_BYTES, left))):
+            left -= len(chunk)
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
             for line in lines:
@@ -71,28 +76,36 @@ def read_jsonl(path: Path, on_bad_line: Callable[[str], None] = lambda _: None) 
     tail = torn_tail(path)
     if tail is not None:
         on_bad_line(f"{path}: last line skipped, cut off ({len(tail)} bytes, no newline)")
-    return merge_by_step(iter_batches(path, 0, on_bad_line))
+    return merge_by_step(iter_batches(path, on_bad_line=on_bad_line))
+
+
+def _lines_backwards(path: Path) -> Iterator[bytes]:
+    """The file's lines, last first (the bytes after the last newline first of all)."""
+    with path.open("rb") as source:
+        position, rest = source.seek(0, 2), b""
+        while position > 0:
+            size = min(CHUNK_BYTES, position)
+            position -= size
+            source.seek(position)
+            lines = (source.read(size) + rest).split(b"\n")
+            rest = lines.pop(0)
+            yield from reversed(lines)
+        yield rest
 
 
 def torn_tail(path: Path) -> bytes | None:
     """The bytes after the file's last newline (a line cut off mid-write), or None."""
-    size = path.stat().st_size
-    if size == 0:
-        return None
-    with path.open("rb") as source:
-        start = size
-        while start > 0:
-            step = min(CHUNK_BYTES, start)
-            source.seek(start - step)
-            block = source.read(step)
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                start = start - step + newline + 1
-                break
-            start -= step
-        source.seek(start)
-        tail = source.read()
-    return tail or None
+    return next(_lines_backwards(path)) or None
+
+
+def last_batch(path: Path) -> StepStats | None:
+    """The batch on the file's last complete statistics line, or None."""
+    lines = _lines_backwards(path)
+    next(lines)  # after the last newline: nothing, or a line being written
+    for line in lines:
+        with contextlib.suppress(*_NOT_A_BATCH):
+            return StepStats.from_dict(orjson.loads(line))
+    return None
 
 
 def seal_torn_tail(path: Path) -> None:

@@ -20,7 +20,7 @@ import orjson
 
 from reward_service.scoring import FORMAT_RULES, ScoreResult
 from reward_service.stats.checkpoint import read_checkpoint, write_checkpoint
-from reward_service.stats.jsonl import append_batch, iter_batches, seal_torn_tail
+from reward_service.stats.jsonl import append_batch, iter_batches, last_batch, seal_torn_tail
 from reward_service.stats.step import CALIBRATION_CELLS, StepStats, latest_entry
 
 logger = logging.getLogger("reward_service.stats")
@@ -28,6 +28,9 @@ logger = logging.getLogger("reward_service.stats")
 CHECKPOINT_EVERY_S = 10.0
 """How often the kept steps are written beside the file: a restart reads at most this long
 of appended lines on top of them."""
+REPLAY_AT_START_BYTES = 32 * 2**20
+"""Lines after the checkpoint read before the service is ready (about 3 s on 2 busy cores);
+more (a file from before checkpoints) are read in the background while it scores."""
 LATEST_ITEMS = 8
 
 
@@ -124,38 +127,67 @@ class StatsRecorder:
         self._checkpointed_at = time.monotonic()
         self._step_lines: dict[int, bytes] = {}  # each kept step's checkpoint line
         self._dirty: set[int] = set()  # steps changed since their line was written
+        self._replaying: threading.Thread | None = None
         if jsonl_path is not None:  # an unwritable path fails at start-up, not per request
             jsonl_path.parent.mkdir(parents=True, exist_ok=True)
             jsonl_path.touch()
             self._reload(jsonl_path)
 
     def _reload(self, path: Path) -> None:
-        """The kept steps from the checkpoint and the lines appended after it."""
-        started = time.perf_counter()
+        """The kept steps: the checkpoint's, then the lines appended after it (read in the
+        background when there are more than REPLAY_AT_START_BYTES of them)."""
         seal_torn_tail(path)
-        checkpoint = read_checkpoint(path)
-        start = 0
-        if checkpoint is not None:
-            for stats in checkpoint.steps:
-                self._keep(stats)
-            self._last_step, start = checkpoint.last_step, checkpoint.covers
-        replayed = 0
-        for batch in iter_batches(path, start, on_bad_line=logger.warning):
-            self._keep(batch)
-            self._last_step = batch.step
-            replayed += 1
         self._file_size = path.stat().st_size
-        if self._steps:
-            logger.info(
-                "statistics: %d steps (%d to %d) back from %s in %.2f s (%s, %d batches after it)",
-                len(self._steps),
-                min(self._steps),
-                max(self._steps),
-                path,
-                time.perf_counter() - started,
-                f"checkpoint of {start} bytes" if checkpoint else "no checkpoint",
-                replayed,
-            )
+        last = last_batch(path)
+        self._last_step = None if last is None else last.step
+        checkpoint = read_checkpoint(path)
+        start = 0 if checkpoint is None else checkpoint.covers
+        for stats in checkpoint.steps if checkpoint is not None else ():
+            self._keep(stats)
+        if self._file_size - start <= REPLAY_AT_START_BYTES:
+            self._replay(path, start, self._file_size)
+            return
+        logger.warning(
+            "statistics: reading %.0f MiB of %s in the background (%s); until it is done, "
+            "/stats shows the steps read so far",
+            (self._file_size - start) / 2**20,
+            path,
+            "no checkpoint" if checkpoint is None else "lines after the checkpoint",
+        )
+        self._replaying = threading.Thread(
+            target=self._replay, args=(path, start, self._file_size), daemon=True
+        )
+        self._replaying.start()
+
+    def _replay(self, path: Path, start: int, end: int) -> None:
+        """Merge the batches on bytes [start, end) of the file into the kept steps."""
+        started = time.perf_counter()
+        batches = 0
+        for batch in iter_batches(path, start, end, on_bad_line=logger.warning):
+            with self._lock:
+                self._keep(batch)
+            batches += 1
+        with self._lock:
+            self._replaying = None
+            if self._steps:
+                logger.info(
+                    "statistics: %d steps (%d to %d) back from %s in %.2f s (%d batches read "
+                    "after %d bytes of checkpoint)",
+                    len(self._steps),
+                    min(self._steps),
+                    max(self._steps),
+                    path,
+                    time.perf_counter() - started,
+                    batches,
+                    start,
+                )
+
+    def wait_reloaded(self, timeout_s: float | None = None) -> bool:
+        """Wait for a background reading of the file; returns whether it is done."""
+        replaying = self._replaying
+        if replaying is not None:
+            replaying.join(timeout_s)
+        return self._replaying is None
 
     def _number(self, step: int | None) -> int:
         """The step of a batch: the trainer's, else the one after the last batch's."""
@@ -202,7 +234,10 @@ class StatsRecorder:
             return step
 
     def _checkpoint_due(self) -> bool:
-        return time.monotonic() - self._checkpointed_at >= self._checkpoint_every_s
+        """Time for a checkpoint (never while the file is being read back: it would say
+        the steps hold lines they do not hold yet)."""
+        elapsed = time.monotonic() - self._checkpointed_at
+        return self._replaying is None and elapsed >= self._checkpoint_every_s
 
     def _append(self, counts: dict[str, Any]) -> bool:
         try:
@@ -224,7 +259,6 @@ class StatsRecorder:
             write_checkpoint(
                 self._jsonl_path,  # type: ignore[arg-type]
                 self._file_size,
-                self._last_step,
                 (self._step_lines[step] for step in sorted(self._steps)),
             )
         except OSError as exc:
@@ -234,7 +268,7 @@ class StatsRecorder:
     def close(self) -> None:
         """Checkpoint what changed since the last checkpoint (a clean stop)."""
         with self._lock:
-            if self._jsonl_path is not None and self._dirty:
+            if self._jsonl_path is not None and self._dirty and self._replaying is None:
                 self._checkpoint()
 
     def snapshot(self, limit: int | None = None) -> dict[str, Any]:

@@ -1,0 +1,156 @@
+"""How long a restart takes to read a long run's statistics back, and how much memory.
+
+Writes the statistics file of a run of ``--steps`` GRPO steps of 4,096 items through the
+service's own recorder (so the lines and the checkpoint are exactly what a service writes),
+in two shapes: one batch per step (a trainer posting whole steps), and verl 0.9's streamed
+samples (1-8 items a batch, ~910 batches a step). Then, each in a fresh process, it reads
+the file back as a restart does (the checkpoint plus the lines after it), without the
+checkpoint (a file from before checkpoints: every line is read, in the background past
+32 MiB), and as main read the file before (all of it into memory, then merged per step),
+and prints a table: when the recorder was ready (the service can start its pool), when
+every kept step was back, and the peak memory above the process's own before reading.
+
+    python benchmarks/stats_reload.py --steps 2000 --dir /tmp/stats-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+ITEMS_PER_STEP = 4096
+KEPT_STEPS = 1000  # REWARD_SERVICE_STATS_STEPS's default
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_run(path: Path, steps: int, streamed: bool, seed: int = 0) -> dict[str, float]:
+    """The file (and checkpoint) a service writes for ``steps`` steps of 4,096 items."""
+    from reward_service.bench.workload import grpo_step
+    from reward_service.scoring import MultiSignalMathReward
+    from reward_service.stats import StatsRecorder
+
+    reward = MultiSignalMathReward()
+    sample = grpo_step(1024, pathological_share=0.0, seed=seed)
+    scored = [(item.response, reward.score(item.response, item.ground_truth)) for item in sample]
+    rng = random.Random(seed)
+    recorder = StatsRecorder(KEPT_STEPS, jsonl_path=path)
+    started = time.perf_counter()
+    batches = 0
+    for step in range(steps):
+        left = ITEMS_PER_STEP
+        while left:
+            size = min(left, rng.randint(1, 8)) if streamed else left
+            chosen = rng.sample(scored, size) if streamed else rng.choices(scored, k=size)
+            recorder.record([r for _, r in chosen], [t for t, _ in chosen], step, 3.0)
+            left -= size
+            batches += 1
+    # killed, not stopped: no final checkpoint, the lines since the last one stay to replay
+    return {"batches": batches, "seconds": time.perf_counter() - started}
+
+
+def _old_read(path: Path) -> list:
+    """main's read_jsonl before this change: the whole file in memory, merged per step."""
+    from reward_service.stats.step import StepStats, merge_by_step
+
+    return merge_by_step(
+        StepStats.from_dict(orjson.loads(line)) for line in path.read_bytes().splitlines()
+    )[-KEPT_STEPS:]
+
+
+def measure(mode: str, path: Path) -> dict[str, float]:
+    """One reading, in this (fresh) process: seconds, steps, peak memory over the baseline."""
+    from reward_service.stats import StatsRecorder
+
+    base = _rss_mib()
+    started = time.perf_counter()
+    if mode == "old":
+        steps = len(_old_read(path))
+        ready = time.perf_counter() - started
+    else:
+        recorder = StatsRecorder(KEPT_STEPS, jsonl_path=path)
+        ready = time.perf_counter() - started
+        recorder.wait_reloaded()
+        steps = len(recorder.snapshot()["steps"])
+    complete = time.perf_counter() - started
+    return {"ready": ready, "complete": complete, "steps": steps, "peak_mib": _peak_mib() - base}
+
+
+def _measure_in_fresh_process(mode: str, path: Path) -> dict[str, float]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--measure", mode, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output.splitlines()[-1])
+
+
+def _copy_without_checkpoint(path: Path) -> Path:
+    bare = path.with_name(f"bare-{path.name}")
+    shutil.copyfile(path, bare)
+    return bare
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--old-steps", type=int, default=200, help="steps read the old way")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/stats-reload-bench"))
+    parser.add_argument("--measure", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure[0], Path(args.measure[1]))))
+        return
+    from reward_service.stats.checkpoint import read_checkpoint
+
+    args.dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for shape, streamed in (("one batch a step", False), ("streamed, 1-8 items a batch", True)):
+        for steps in sorted({args.steps, args.old_steps}):
+            path = args.dir / f"{'streamed' if streamed else 'whole'}-{steps}.jsonl"
+            for stale in (path, path.with_name(f"{path.name}.steps")):
+                stale.unlink(missing_ok=True)
+            written = write_run(path, steps, streamed)
+            checkpoint = read_checkpoint(path)
+            after = path.stat().st_size - (checkpoint.covers if checkpoint else 0)
+            mib = path.stat().st_size / 2**20
+            file = f"{steps} steps, {written['batches']:,} lines, {mib:,.0f} MiB"
+            modes = [("restart: checkpoint + lines after it", "new", path)]
+            modes.append(("no checkpoint: every line", "new", _copy_without_checkpoint(path)))
+            if steps == args.old_steps or not streamed:
+                modes.append(("before: whole file in memory", "old", path))
+            for name, mode, source in modes:
+                result = _measure_in_fresh_process(mode, source)
+                rows.append((shape, file, name, result, after if mode == "new" else None))
+            for extra in args.dir.glob("bare-*"):
+                extra.unlink()
+    print("| shape | file | reading | ready after s | all steps after s | steps | peak MiB |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+    for shape, file, name, result, after in rows:
+        tail = f" ({after / 2**20:.1f} MiB after the checkpoint)" if "checkpoint +" in name else ""
+        print(
+            f"| {shape} | {file} | {name}{tail} | {result['ready']:.2f} | "
+            f"{result['complete']:.2f} | {result['steps']:.0f} | {result['peak_mib']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
