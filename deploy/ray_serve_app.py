@@ -9,6 +9,11 @@ Each replica reserves ``workers_per_replica`` CPUs and starts that many scoring
 processes; Ray places replicas across nodes and its HTTP proxy (port 8000 by default)
 balances requests over them. Other service settings come from ``REWARD_SERVICE_*``
 variables, passed to every replica.
+
+The replicas share one view: each reports its batches and its metrics to one statistics
+keeper (a detached Ray actor on the head node, :mod:`reward_service.stats.shared`), so
+``/stats``, ``/dashboard`` and the statistics file (on the head node) hold the whole run,
+and ``/metrics/replicas`` every replica's metrics.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from ray import serve
 from ray.serve import Application
 
 from reward_service.app import create_app
+from reward_service.routes import replicas as replica_routes
 from reward_service.settings import ENV_PREFIX
+from reward_service.stats.shared import open_shared_stats
 
 
 def build_app(replicas: int = 2, workers_per_replica: int = 1) -> Application:
@@ -29,6 +36,8 @@ def build_app(replicas: int = 2, workers_per_replica: int = 1) -> Application:
         raise ValueError("replicas and workers_per_replica must be >= 1")
     env = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
     env[f"{ENV_PREFIX}WORKERS"] = str(workers_per_replica)
+    app = create_app(open_stats=open_shared_stats)
+    app.include_router(replica_routes.router)
 
     @serve.deployment(
         name="reward_service",
@@ -36,7 +45,7 @@ def build_app(replicas: int = 2, workers_per_replica: int = 1) -> Application:
         ray_actor_options={"num_cpus": workers_per_replica, "runtime_env": {"env_vars": env}},
         health_check_period_s=10,
     )
-    @serve.ingress(create_app())
+    @serve.ingress(app)
     class RewardServiceReplica:
         """One replica: the FastAPI app, its lifespan owning a scoring pool."""
 

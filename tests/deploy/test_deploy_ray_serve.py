@@ -1,60 +1,171 @@
-"""Scale-out: the same app on Ray Serve, two replicas behind Ray's HTTP proxy, on 127.0.0.1."""
+"""Scale-out on a real two-node Ray cluster (two raylets on this machine, one CPU each): the
+app on Ray Serve with two replicas, one on each node, behind Ray's HTTP proxy on 127.0.0.1.
+
+The replicas share one view: /stats, the statistics file and /metrics/replicas add up to
+what was sent, whichever replica answers, and survive a replica or the keeper dying.
+The module takes about 2 minutes and 3 GiB (two nodes, the Serve controller and proxy, two
+replicas with one scoring process each, the keeper).
+"""
 
 from __future__ import annotations
 
+import os
+import random
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from reward_service.bench.local_server import free_port
 from reward_service.scoring import compute_score
+from reward_service.stats import read_jsonl
 from tests.conftest import make_response
+from tests.deploy.ray_cluster import TwoNodeCluster, two_node_cluster
 
 ROOT = Path(__file__).parents[2]
+STEPS, ITEMS_PER_STEP, CLIENTS = 12, 64, 4
+SETTLE_S = 30.0
+"""How long the replicas' reports may take to reach the keeper (they take milliseconds)."""
 
 
 @pytest.fixture(scope="module")
-def serve_url() -> Iterator[str]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodeCluster]:
+    root = tmp_path_factory.mktemp("ray")
+    with two_node_cluster(root, cpus=1, env={"PYTHONPATH": str(ROOT)}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def stats_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stats") / "stats.jsonl"
+
+
+@pytest.fixture(scope="module")
+def serve_url(cluster: TwoNodeCluster, stats_file: Path) -> Iterator[str]:
     import ray
     from ray import serve
 
     from deploy.ray_serve_app import build_app
+    from reward_service.stats.shared import KEEPER_NAME, KEEPER_NAMESPACE
 
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
-        log_to_driver=False,
-    )
+    saved = dict(os.environ)
+    os.environ["REWARD_SERVICE_STATS_FILE"] = str(stats_file)  # passed on to the replicas
+    ray.init(address=cluster.address, log_to_driver=False)
     port = free_port()
     try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.start(http_options={"host": "127.0.0.1", "port": port, "location": "HeadOnly"})
         serve.run(build_app(replicas=2, workers_per_replica=1), blocking=False)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
+        _wait_for(lambda: _healthy(url), 180, "the deployment never became healthy")
         yield url
     finally:
         serve.shutdown()
+        for actor in ray.util.list_named_actors(all_namespaces=True):
+            if actor["name"] == KEEPER_NAME:  # detached: it outlives serve.shutdown()
+                ray.kill(ray.get_actor(KEEPER_NAME, namespace=KEEPER_NAMESPACE))
         ray.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
 
 
-def test_two_replicas_are_running(serve_url: str) -> None:
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _wait_for(condition: Callable[[], Any], seconds: float, message: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.25)
+    raise AssertionError(message)
+
+
+def _replicas() -> dict[str, Any]:
+    """The deployment's replica actors by name."""
+    import ray
+
+    return {
+        actor["name"]: ray.get_actor(actor["name"], namespace=actor["namespace"])
+        for actor in ray.util.list_named_actors(all_namespaces=True)
+        if actor["name"].startswith("SERVE_REPLICA::") and "reward_service" in actor["name"]
+    }
+
+
+def _node_of(actor: Any) -> str:
+    import ray
+
+    return ray.get(actor.__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id()))
+
+
+def _send_steps(url: str, first_step: int) -> int:
+    """STEPS steps of ITEMS_PER_STEP items as verl sends them: CLIENTS workers, requests of
+    1-8 items, balanced by the proxy; returns the number of requests."""
+    answers = ["12.8", "13", "\\frac{64}{5}", "x", "12.80", "12"]
+    requests = []
+    for step in range(first_step, first_step + STEPS):
+        left = ITEMS_PER_STEP
+        while left:
+            size = min(left, random.randint(1, 8))
+            items = [
+                {"response": make_response(random.choice(answers)), "ground_truth": "12.8"}
+                for _ in range(size)
+            ]
+            requests.append({"items": items, "step": step})
+            left -= size
+    errors: list[BaseException] = []
+
+    def worker(share: list[dict[str, Any]]) -> None:
+        try:
+            with httpx.Client(base_url=url, timeout=60) as client:
+                for body in share:
+                    client.post("/score", json=body).raise_for_status()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=worker, args=(requests[i::CLIENTS],)) for i in range(CLIENTS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return len(requests)
+
+
+def _items_per_step(url: str) -> dict[int, int]:
+    return {s["step"]: s["items"] for s in httpx.get(f"{url}/stats", timeout=30).json()["steps"]}
+
+
+def _replica_samples(url: str, name: str) -> dict[str, float]:
+    """``name``'s value per replica (summed over its other labels), from /metrics/replicas."""
+    per_replica: dict[str, float] = {}
+    text = httpx.get(f"{url}/metrics/replicas", timeout=30).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                replica = sample.labels["replica"]
+                per_replica[replica] = per_replica.get(replica, 0.0) + sample.value
+    return per_replica
+
+
+def test_two_replicas_run_on_different_nodes(serve_url: str) -> None:
     from ray import serve
 
     status = serve.status().applications["default"].deployments["reward_service"]
-    assert status.status == "HEALTHY"
-    assert status.replica_states.get("RUNNING") == 2
+    assert status.status == "HEALTHY" and status.replica_states.get("RUNNING") == 2
+    replicas = _replicas()
+    assert len(replicas) == 2
+    assert len({_node_of(actor) for actor in replicas.values()}) == 2
 
 
 def test_batch_through_the_proxy_equals_the_plain_service(serve_url: str) -> None:
@@ -65,6 +176,51 @@ def test_batch_through_the_proxy_equals_the_plain_service(serve_url: str) -> Non
         for _ in range(4):  # several requests, balanced by the proxy over the replicas
             results = client.post("/score", json={"items": items}).json()["results"]
             assert results == [compute_score("x", i["response"], "12.8") for i in items]
+
+
+def test_stats_file_and_metrics_describe_every_replica(serve_url: str, stats_file: Path) -> None:
+    requests = _send_steps(serve_url, first_step=1000)
+    expected = {step: ITEMS_PER_STEP for step in range(1000, 1000 + STEPS)}
+    ours = lambda: {s: n for s, n in _items_per_step(serve_url).items() if s >= 1000}  # noqa: E731
+    _wait_for(lambda: ours() == expected, SETTLE_S, f"/stats never added up: {ours()}")
+    for _ in range(6):  # whichever replica answers, the whole run
+        assert ours() == expected
+    in_file = {s.step: s.items for s in read_jsonl(stats_file) if s.step >= 1000}
+    assert in_file == expected
+    # both replicas scored, and their metrics add up to what was sent
+    served = lambda: _replica_samples(serve_url, "reward_requests_total")  # noqa: E731
+    _wait_for(lambda: sum(served().values()) >= requests, SETTLE_S, "metrics never caught up")
+    per_replica = served()
+    assert len(per_replica) == 2 and all(count > 0 for count in per_replica.values())
+    items = _replica_samples(serve_url, "reward_items_total")
+    assert sum(items.values()) >= STEPS * ITEMS_PER_STEP
+
+
+def test_a_dead_replica_or_keeper_loses_nothing_reported(serve_url: str) -> None:
+    import ray
+
+    from reward_service.stats.shared import KEEPER_NAME, KEEPER_NAMESPACE
+
+    _send_steps(serve_url, first_step=2000)
+    expected = {step: ITEMS_PER_STEP for step in range(2000, 2000 + STEPS)}
+    ours = lambda: {s: n for s, n in _items_per_step(serve_url).items() if 2000 <= s < 3000}  # noqa: E731
+    _wait_for(lambda: ours() == expected, SETTLE_S, f"/stats never added up: {ours()}")
+    ray.kill(next(iter(_replicas().values())), no_restart=True)  # Serve starts another
+    assert ours() == expected
+    ray.kill(ray.get_actor(KEEPER_NAME, namespace=KEEPER_NAMESPACE), no_restart=False)
+    # Ray restarts the keeper; it reads the file back, then takes the replicas' reports
+    _wait_for(lambda: _try(ours) == expected, 60, "the keeper never came back whole")
+    _wait_for(lambda: _healthy(serve_url) and len(_replicas()) == 2, 120, "no second replica")
+    _send_steps(serve_url, first_step=2000)  # the same steps again, through the new replica
+    doubled = {step: 2 * ITEMS_PER_STEP for step in expected}
+    _wait_for(lambda: ours() == doubled, SETTLE_S, f"/stats never added up: {ours()}")
+
+
+def _try(read: Callable[[], Any]) -> Any:
+    try:
+        return read()
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
 
 
 def test_app_builder_reads_serve_run_arguments() -> None:
