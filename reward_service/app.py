@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from reward_service import __version__
 from reward_service.admission import RETRY_AFTER_S, InFlightLimit, Overloaded
-from reward_service.batch import open_batch_scorer
+from reward_service.batch import VerdictSharing, open_batch_scorer
 from reward_service.metrics import CLIENT_CLOSED_REQUEST, ScoreRequestCounter, ServiceMetrics
 from reward_service.pool import PoolUnavailable
 from reward_service.routes import openrlhf, ops, score, stats
@@ -77,12 +78,15 @@ async def open_local_stats(
 
 
 def create_app(
-    settings: ServiceSettings | None = None, open_stats: StatsOpener = open_local_stats
+    settings: ServiceSettings | None = None,
+    open_stats: StatsOpener = open_local_stats,
+    share_verdicts: Callable[[ServiceSettings, str], VerdictSharing | None] | None = None,
 ) -> FastAPI:
     """Build the service; settings come from the environment when not given.
 
-    ``open_stats`` gives the statistics store (Ray Serve replicas share one, see
-    ``deploy/ray_serve_app.py``).
+    Ray Serve replicas (``deploy/ray_serve_app.py``) share one statistics store
+    (``open_stats``) and their verdicts (``share_verdicts(settings, scorer_version)``,
+    called at start-up; it may block).
     """
 
     @asynccontextmanager
@@ -90,9 +94,12 @@ def create_app(
         resolved = settings or ServiceSettings()
         metrics = ServiceMetrics()
         # before the pool starts: an unwritable stats file stops start-up without workers
+        shared = None
+        if share_verdicts is not None:
+            shared = await asyncio.to_thread(share_verdicts, resolved, SCORER_VERSION)
         async with (
             open_stats(resolved, metrics) as stats_store,
-            open_batch_scorer(resolved, metrics.worker_restarts.inc) as scorer,
+            open_batch_scorer(resolved, metrics.worker_restarts.inc, shared) as scorer,
         ):
             app.state.settings = resolved
             app.state.metrics = metrics

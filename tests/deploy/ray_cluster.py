@@ -29,17 +29,31 @@ WORKER_PORTS = 40
 START_TIMEOUT_S = 90.0
 
 
+_TAKEN: set[int] = set()
+
+
+def _port() -> int:
+    """A free port no other node or component of these clusters was given."""
+    while (port := free_port()) in _TAKEN:
+        pass
+    _TAKEN.add(port)
+    return port
+
+
 def _node_ports() -> list[str]:
-    ports = [
-        f"--node-manager-port={free_port()}",
-        f"--object-manager-port={free_port()}",
-        f"--metrics-export-port={free_port()}",
-        f"--dashboard-agent-listen-port={free_port()}",
-        f"--dashboard-agent-grpc-port={free_port()}",
-        f"--runtime-env-agent-port={free_port()}",
+    flags = (
+        "node-manager-port",
+        "object-manager-port",
+        "metrics-export-port",
+        "dashboard-agent-listen-port",
+        "dashboard-agent-grpc-port",
+        "runtime-env-agent-port",
+    )
+    workers = sorted(_port() for _ in range(WORKER_PORTS))
+    return [
+        *(f"--{flag}={_port()}" for flag in flags),
+        f"--worker-port-list={','.join(map(str, workers))}",
     ]
-    workers = sorted({free_port() for _ in range(WORKER_PORTS)})
-    return [*ports, f"--worker-port-list={','.join(map(str, workers))}"]
 
 
 @dataclass
@@ -102,7 +116,7 @@ class TwoNodeCluster:
 
     def start(self) -> TwoNodeCluster:
         env = {**os.environ, **self.env}
-        port = free_port()
+        port = _port()
         self.address = f"127.0.0.1:{port}"
         common = [
             "start",
@@ -116,7 +130,7 @@ class TwoNodeCluster:
             *common,
             "--head",
             f"--port={port}",
-            f"--ray-client-server-port={free_port()}",
+            f"--ray-client-server-port={_port()}",
             "--include-dashboard=false",
             f"--temp-dir={self.root / 'head'}",
             "--resources=" + json.dumps({"test_node_head": 1}),

@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from reward_service.bench.local_server import free_port
 from reward_service.scoring import compute_score
 from reward_service.stats import read_jsonl
+from reward_service.stats.shared import METRICS_EVERY_S
 from tests.conftest import make_response
 from tests.deploy.ray_cluster import TwoNodeCluster, two_node_cluster
 
@@ -36,7 +37,11 @@ SETTLE_S = 30.0
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodeCluster]:
     root = tmp_path_factory.mktemp("ray")
-    with two_node_cluster(root, cpus=1, env={"PYTHONPATH": str(ROOT)}) as running:
+    # Ray's proxy prefers the replicas of its own node; here it spreads requests over both
+    # nodes, so that both replicas score (with proxies on every node, each node's proxy
+    # would feed that node's replica: the same split of the run).
+    env = {"PYTHONPATH": str(ROOT), "RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING": "0"}
+    with two_node_cluster(root, cpus=1, env=env) as running:
         yield running
 
 
@@ -214,6 +219,42 @@ def test_a_dead_replica_or_keeper_loses_nothing_reported(serve_url: str) -> None
     _send_steps(serve_url, first_step=2000)  # the same steps again, through the new replica
     doubled = {step: 2 * ITEMS_PER_STEP for step in expected}
     _wait_for(lambda: ours() == doubled, SETTLE_S, f"/stats never added up: {ours()}")
+
+
+def test_an_answer_verified_on_one_replica_is_not_verified_on_the_other(serve_url: str) -> None:
+    import ray
+
+    from reward_service.app import SCORER_VERSION
+    from reward_service.batch import _digest
+    from reward_service.settings import ServiceSettings
+    from reward_service.shared_verdicts import BOARD_NAMESPACE, board_name
+
+    fresh = [f"{random.randint(10**6, 10**7)}.{k}" for k in range(5)]  # never seen before
+    items = [{"response": make_response(answer), "ground_truth": "12.8"} for answer in fresh]
+    verified = lambda: sum(_replica_samples(serve_url, "reward_cache_misses_total").values())  # noqa: E731
+    reporting = lambda: _replica_samples(serve_url, "reward_cache_misses_total")  # noqa: E731
+    _wait_for(lambda: len(reporting()) == 2, SETTLE_S, "not every replica reports metrics")
+    before = verified()
+    first = httpx.post(f"{serve_url}/score", json={"items": items}, timeout=60).json()["results"]
+    board = ray.get_actor(board_name(ServiceSettings(), SCORER_VERSION), namespace=BOARD_NAMESPACE)
+    digests = [_digest((result["pred"], "12.8")) for result in first]
+    _wait_for(lambda: len(ray.get(board.lookup.remote(digests))) == 5, 10, "never shared")
+    requests_before = _replica_samples(serve_url, "reward_requests_total")
+
+    def both_replicas_served() -> bool:
+        for _ in range(6):  # balanced over both replicas by the proxy
+            response = httpx.post(f"{serve_url}/score", json={"items": items}, timeout=60)
+            assert response.json()["results"] == first
+        time.sleep(METRICS_EVERY_S + 1)
+        served = _replica_samples(serve_url, "reward_requests_total")
+        return len(served) == 2 and all(
+            served[replica] > requests_before.get(replica, 0) for replica in served
+        )
+
+    _wait_for(both_replicas_served, 120, "the proxy never used both replicas")
+    _wait_for(lambda: verified() - before >= 5, SETTLE_S, "metrics never caught up")
+    time.sleep(METRICS_EVERY_S * 2)  # every replica's last metrics are in
+    assert verified() - before == 5  # once, over both replicas
 
 
 def _try(read: Callable[[], Any]) -> Any:
