@@ -3,21 +3,23 @@ verdicts between them saves, under verl's streaming traffic.
 
 Each replica keeps its own verdict cache, so an answer seen by N replicas can be verified N
 times. This deploys the app with 1, 2 and 4 replicas (one scoring process each) on a local
-Ray instance, sends the same traffic to each deployment through Ray's proxy (8 clients,
-requests of 1-8 items back to back, as verl's reward workers send them, drawn from
-``--steps`` fresh GRPO steps of 1,024 items), and reads every replica's metrics from
-``/metrics/replicas``: distinct answers verified and the workers' CPU seconds spent on it.
-One replica verifies each distinct answer once: its count is the work to be done; the
-rest, with more replicas, is repeated work.
+Ray instance, sends the same requests to each deployment through Ray's proxy (8 clients,
+requests of 1-8 items back to back, as verl's reward workers send them: every item of
+``--steps`` fresh GRPO steps of 1,024 items, twice, shuffled), and reads every replica's
+metrics from ``/metrics/replicas``: distinct answers verified and the workers' CPU seconds
+spent on it. One replica verifies each distinct answer once: its count is the work to be
+done; the rest, with more replicas, is repeated work.
 
-    python benchmarks/replica_verification.py --seconds 20
+    python benchmarks/replica_verification.py --steps 4
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
+import threading
 import time
 from pathlib import Path
 
@@ -25,7 +27,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from reward_service.bench.local_server import free_port
-from reward_service.bench.streaming import CLIENTS, measure_stream
+from reward_service.bench.streaming import CLIENTS
 from reward_service.bench.workload import grpo_step
 
 ROOT = Path(__file__).parents[1]
@@ -49,7 +51,46 @@ def _totals(url: str) -> dict[str, float]:
     return totals
 
 
-def run(replicas: int, share: bool, pool: list[dict[str, str]], seconds: float) -> dict:
+def requests_of(steps: int, seed: int = 0) -> list[list[dict[str, str]]]:
+    """Every item of ``steps`` GRPO steps, twice, shuffled, in requests of 1-8 items."""
+    items = [
+        {"response": item.response, "ground_truth": item.ground_truth}
+        for step in range(steps)
+        for item in grpo_step(1024, pathological_share=0.0, seed=step)
+    ] * 2
+    rng = random.Random(seed)
+    rng.shuffle(items)
+    requests = []
+    while items:
+        size = rng.randint(1, 8)
+        requests.append(items[:size])
+        items = items[size:]
+    return requests
+
+
+def send(url: str, requests: list[list[dict[str, str]]]) -> tuple[float, list[float]]:
+    """``requests`` from CLIENTS clients, back to back; seconds and each request's latency."""
+    latencies: list[float] = []
+
+    def client(share: list[list[dict[str, str]]]) -> None:
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for items in share:
+                started = time.perf_counter()
+                http.post("/score", json={"items": items}).raise_for_status()
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    threads = [
+        threading.Thread(target=client, args=(requests[i::CLIENTS],)) for i in range(CLIENTS)
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, latencies
+
+
+def run(replicas: int, share: bool, requests: list[list[dict[str, str]]]) -> dict:
     """One fresh deployment of ``replicas`` replicas under the streaming traffic."""
     import ray
     from ray import serve
@@ -65,7 +106,7 @@ def run(replicas: int, share: bool, pool: list[dict[str, str]], seconds: float) 
         while len(httpx.get(f"{url}/metrics/replicas").text.split("replica=")) < 2:
             time.sleep(0.5)
         before = _totals(url)
-        row = measure_stream(f"{replicas} replicas", url, pool, (1, 8), None, seconds)
+        seconds, latencies = send(url, requests)
         time.sleep(2 * METRICS_EVERY_S)  # every replica's last metrics reach the keeper
         after = _totals(url)
     finally:
@@ -77,15 +118,14 @@ def run(replicas: int, share: bool, pool: list[dict[str, str]], seconds: float) 
         "reporting": after["replicas"],
         "verified": after["verified"] - before["verified"],
         "cpu_s": after["cpu_s"] - before["cpu_s"],
-        "items_per_s": row.items_per_s,
-        "p50_ms": statistics.median(row.end_to_end_ms),
-        "p99_ms": sorted(row.end_to_end_ms)[int(0.99 * (len(row.end_to_end_ms) - 1))],
+        "items_per_s": sum(map(len, requests)) / seconds,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": sorted(latencies)[int(0.99 * (len(latencies) - 1))],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--share", choices=("off", "on", "both"), default="both")
     args = parser.parse_args()
@@ -99,15 +139,11 @@ def main() -> None:
         runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}},
     )
     shares = {"off": [False], "on": [True], "both": [False, True]}[args.share]
+    requests = requests_of(args.steps)
     rows = []
     for share in shares:
         for replicas in (1, 2, 4):
-            pool = [
-                {"response": item.response, "ground_truth": item.ground_truth}
-                for seed in range(args.steps)
-                for item in grpo_step(1024, pathological_share=0.0, seed=100 * len(rows) + seed)
-            ]
-            rows.append(run(replicas, share, pool, args.seconds))
+            rows.append(run(replicas, share, requests))
             print(rows[-1], flush=True)
     ray.shutdown()
     print(
