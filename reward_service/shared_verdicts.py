@@ -8,8 +8,9 @@ posts every verdict it computes. The board keeps them as a replica does: final v
 a bounded LRU, timeouts for ``TIMEOUT_TTL_S``.
 
 The board is a cache, nothing more: an unreachable or slow board costs verifications,
-never a result. It belongs to the replica that started it (it goes with the deployment),
-and one is started again when it is gone. Its name carries the scorer version and the
+never a result. It belongs to the replica that started it (it goes with the deployment);
+Ray restarts it (empty) when its process dies, and a replica starts another when its owner
+is gone. Its name carries the scorer version and the
 settings that shape a verdict, so replicas of different versions never share verdicts.
 
 Ray is imported when a board is needed, never by importing this module.

@@ -183,6 +183,42 @@ def test_batch_through_the_proxy_equals_the_plain_service(serve_url: str) -> Non
             assert results == [compute_score("x", i["response"], "12.8") for i in items]
 
 
+def test_an_answer_verified_on_one_replica_is_not_verified_on_the_other(serve_url: str) -> None:
+    import ray
+
+    from reward_service.app import SCORER_VERSION
+    from reward_service.batch import _digest
+    from reward_service.settings import ServiceSettings
+    from reward_service.shared_verdicts import BOARD_NAMESPACE, board_name
+
+    fresh = [f"{random.randint(10**6, 10**7)}.{k}" for k in range(5)]  # never seen before
+    items = [{"response": make_response(answer), "ground_truth": "12.8"} for answer in fresh]
+    verified = lambda: sum(_replica_samples(serve_url, "reward_cache_misses_total").values())  # noqa: E731
+    reporting = lambda: _replica_samples(serve_url, "reward_cache_misses_total")  # noqa: E731
+    _wait_for(lambda: len(reporting()) == 2, SETTLE_S, "not every replica reports metrics")
+    before = verified()
+    first = httpx.post(f"{serve_url}/score", json={"items": items}, timeout=60).json()["results"]
+    board = ray.get_actor(board_name(ServiceSettings(), SCORER_VERSION), namespace=BOARD_NAMESPACE)
+    digests = [_digest((result["pred"], "12.8")) for result in first]
+    _wait_for(lambda: len(ray.get(board.lookup.remote(digests))) == 5, 10, "never shared")
+    requests_before = _replica_samples(serve_url, "reward_requests_total")
+
+    def both_replicas_served() -> bool:
+        for _ in range(6):  # balanced over both replicas by the proxy
+            response = httpx.post(f"{serve_url}/score", json={"items": items}, timeout=60)
+            assert response.json()["results"] == first
+        time.sleep(METRICS_EVERY_S + 1)
+        served = _replica_samples(serve_url, "reward_requests_total")
+        return len(served) == 2 and all(
+            served[replica] > requests_before.get(replica, 0) for replica in served
+        )
+
+    _wait_for(both_replicas_served, 120, "the proxy never used both replicas")
+    _wait_for(lambda: verified() - before >= 5, SETTLE_S, "metrics never caught up")
+    time.sleep(METRICS_EVERY_S * 2)  # every replica's last metrics are in
+    assert verified() - before == 5  # once, over both replicas
+
+
 def test_stats_file_and_metrics_describe_every_replica(serve_url: str, stats_file: Path) -> None:
     requests = _send_steps(serve_url, first_step=1000)
     expected = {step: ITEMS_PER_STEP for step in range(1000, 1000 + STEPS)}
@@ -221,46 +257,36 @@ def test_a_dead_replica_or_keeper_loses_nothing_reported(serve_url: str) -> None
     _wait_for(lambda: ours() == doubled, SETTLE_S, f"/stats never added up: {ours()}")
 
 
-def test_an_answer_verified_on_one_replica_is_not_verified_on_the_other(serve_url: str) -> None:
+def test_scoring_goes_on_while_the_verdict_board_restarts(serve_url: str) -> None:
     import ray
 
     from reward_service.app import SCORER_VERSION
-    from reward_service.batch import _digest
     from reward_service.settings import ServiceSettings
     from reward_service.shared_verdicts import BOARD_NAMESPACE, board_name
 
-    fresh = [f"{random.randint(10**6, 10**7)}.{k}" for k in range(5)]  # never seen before
-    items = [{"response": make_response(answer), "ground_truth": "12.8"} for answer in fresh]
-    verified = lambda: sum(_replica_samples(serve_url, "reward_cache_misses_total").values())  # noqa: E731
-    reporting = lambda: _replica_samples(serve_url, "reward_cache_misses_total")  # noqa: E731
-    _wait_for(lambda: len(reporting()) == 2, SETTLE_S, "not every replica reports metrics")
-    before = verified()
-    first = httpx.post(f"{serve_url}/score", json={"items": items}, timeout=60).json()["results"]
-    board = ray.get_actor(board_name(ServiceSettings(), SCORER_VERSION), namespace=BOARD_NAMESPACE)
-    digests = [_digest((result["pred"], "12.8")) for result in first]
-    _wait_for(lambda: len(ray.get(board.lookup.remote(digests))) == 5, 10, "never shared")
-    requests_before = _replica_samples(serve_url, "reward_requests_total")
+    board = lambda: ray.get_actor(  # noqa: E731
+        board_name(ServiceSettings(), SCORER_VERSION), namespace=BOARD_NAMESPACE
+    )
 
-    def both_replicas_served() -> bool:
-        for _ in range(6):  # balanced over both replicas by the proxy
-            response = httpx.post(f"{serve_url}/score", json={"items": items}, timeout=60)
-            assert response.json()["results"] == first
-        time.sleep(METRICS_EVERY_S + 1)
-        served = _replica_samples(serve_url, "reward_requests_total")
-        return len(served) == 2 and all(
-            served[replica] > requests_before.get(replica, 0) for replica in served
-        )
+    def scored_right_and_board_up() -> bool:
+        """Fresh answers are scored right, whatever the board's state; is it up?"""
+        fresh = [f"{random.randint(10**6, 10**7)}.{k}" for k in range(3)]
+        items = [{"response": make_response(answer), "ground_truth": "12.8"} for answer in fresh]
+        results = httpx.post(f"{serve_url}/score", json={"items": items}, timeout=60).json()
+        assert results["results"] == [compute_score("x", i["response"], "12.8") for i in items]
+        return _try(lambda: ray.get(board().lookup.remote([]), timeout=10)) is not None
 
-    _wait_for(both_replicas_served, 120, "the proxy never used both replicas")
-    _wait_for(lambda: verified() - before >= 5, SETTLE_S, "metrics never caught up")
-    time.sleep(METRICS_EVERY_S * 2)  # every replica's last metrics are in
-    assert verified() - before == 5  # once, over both replicas
+    _wait_for(scored_right_and_board_up, 60, "no verdict board")  # (its owner may have died)
+    ray.kill(board(), no_restart=False)  # a crash: Ray restarts it
+    _wait_for(scored_right_and_board_up, 60, "the verdict board never came back")
 
 
 def _try(read: Callable[[], Any]) -> Any:
+    from ray.exceptions import RayError
+
     try:
         return read()
-    except (httpx.HTTPError, ValueError, KeyError):
+    except (httpx.HTTPError, ValueError, KeyError, RayError):  # 503, no such actor (yet)
         return None
 
 
