@@ -100,10 +100,6 @@ class StatsKeeper:
             del self._metrics[replica]
         return {replica: exposition for replica, (_, exposition) in self._metrics.items()}
 
-    def close(self) -> None:
-        """Checkpoint the steps (before the keeper is killed on purpose)."""
-        self._recorder.close()
-
 
 def keeper(settings: ServiceSettings) -> Any:
     """A handle to the keeper, which is started (on the head node) if it is not running.
