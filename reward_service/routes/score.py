@@ -25,7 +25,7 @@ from reward_service.metrics import ServiceMetrics
 from reward_service.request_body import parse_score_request, read_body
 from reward_service.schemas import ScoreItemIn, ScoreRequest, ScoreResponse
 from reward_service.scoring import RewardWeights
-from reward_service.stats import ScoredItem, StatsRecorder
+from reward_service.stats import ScoredItem, StatsStore
 
 logger = logging.getLogger("reward_service")
 
@@ -64,7 +64,7 @@ async def _disconnected(request: Request) -> None:
 
 def record_scored(
     metrics: ServiceMetrics,
-    stats: StatsRecorder,
+    stats: StatsStore,
     report: BatchReport,
     items: list[ScoredItem],
     step: int | None,
