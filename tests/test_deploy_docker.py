@@ -222,9 +222,13 @@ def _compose_command() -> list[str] | None:
 
 
 COMPOSE_COMMAND = _compose_command()
-BUILD_ARGS = os.environ.get("REWARD_SERVICE_PODMAN_BUILD_ARGS", "--isolation chroot --network host")
+BUILD_ARGS = os.environ.get(
+    "REWARD_SERVICE_PODMAN_BUILD_ARGS",
+    "--isolation chroot --network host --pull=never -v /etc/ssl/certs:/etc/ssl/certs:ro",
+)
 """podman build's options for podman-compose (these VMs build in a chroot, on the host's
-network; elsewhere set the variable, possibly empty)."""
+network, from the local base image, trusting the host's certificates as pip reaches PyPI
+through them; elsewhere set the variable, possibly empty)."""
 
 
 class ComposeProject:
@@ -254,14 +258,18 @@ class ComposeProject:
         return done.stdout
 
     def server_pid(self) -> int:
-        """The host's pid of the container's main process (``reward-service serve``)."""
+        """The host's pid of the container's main process (``reward-service serve``); 0
+        while no container runs it (being restarted)."""
         labels = (f"com.docker.compose.project={self.name}", "com.docker.compose.service=reward")
         filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
         containers = subprocess.run(
             [self.engine, "ps", "-q", *filters], capture_output=True, text=True, check=True
         ).stdout.split()
+        if not containers:
+            return 0
         inspect = [self.engine, "inspect", "--format", "{{.State.Pid}}", *containers]
-        return int(subprocess.run(inspect, capture_output=True, text=True, check=True).stdout)
+        found = subprocess.run(inspect, capture_output=True, text=True)
+        return int(found.stdout) if found.returncode == 0 else 0  # gone between ps and inspect
 
     def wait_healthy(self, seconds: float = 120) -> None:
         deadline = time.monotonic() + seconds
