@@ -37,11 +37,6 @@ def _record(
     recorder.record(items, results, step, 2.0, now=now)
 
 
-def _steps(recorder: StatsRecorder) -> list[dict]:
-    """The kept steps' lossless counts."""
-    return recorder.step_counts()
-
-
 def _whole_file(path: Path, keep: int) -> list[dict]:
     """What a full read of the file gives for the last ``keep`` steps."""
     return [stats.to_dict() for stats in read_jsonl(path)[-keep:]]
@@ -56,8 +51,8 @@ def test_a_new_recorder_on_the_file_has_the_same_steps(tmp_path: Path) -> None:
     for step in (1, 1, 2, 5, 4, 5, 7):  # late batches (4, then 5 again) merge into their step
         _record(first, step, ANSWERS[: step % 4 + 1])
     again = StatsRecorder(max_steps=3, jsonl_path=path)
-    assert [s["step"] for s in _steps(again)] == [4, 5, 7]
-    assert _steps(again) == _steps(first) == _whole_file(path, 3)
+    assert [s["step"] for s in again.step_counts()] == [4, 5, 7]
+    assert again.step_counts() == first.step_counts() == _whole_file(path, 3)
 
 
 def test_untagged_batches_are_numbered_after_the_reloaded_ones(tmp_path: Path) -> None:
@@ -69,7 +64,7 @@ def test_untagged_batches_are_numbered_after_the_reloaded_ones(tmp_path: Path) -
     again = StatsRecorder(jsonl_path=path, untagged_gap_s=10)
     _record(again, None, now=25.0)  # 3 s after the file's last batch (step 12): joins it
     _record(again, None, now=40.0)  # after a quiet gap: one past the highest step, 40
-    assert [(s["step"], s["batches"]) for s in _steps(again)] == [
+    assert [(s["step"], s["batches"]) for s in again.step_counts()] == [
         (0, 1),
         (1, 1),
         (12, 2),
@@ -78,8 +73,8 @@ def test_untagged_batches_are_numbered_after_the_reloaded_ones(tmp_path: Path) -
     ]
     last = StatsRecorder(jsonl_path=path, untagged_gap_s=10)
     _record(last, None, now=45.0)  # within the gap of the reloaded step 41
-    assert [s["step"] for s in _steps(last)] == [0, 1, 12, 40, 41]
-    assert _steps(last)[-1]["batches"] == 2
+    assert [s["step"] for s in last.step_counts()] == [0, 1, 12, 40, 41]
+    assert last.step_counts()[-1]["batches"] == 2
 
 
 def test_the_checkpoint_and_the_lines_after_it_equal_the_whole_file(tmp_path: Path) -> None:
@@ -94,8 +89,8 @@ def test_the_checkpoint_and_the_lines_after_it_equal_the_whole_file(tmp_path: Pa
     for step, now in ((6, None), (8, None), (None, far_later)):  # replayed at the next start
         _record(later, step, now=now)
     again = StatsRecorder(max_steps=4, jsonl_path=path)
-    assert _steps(again) == _steps(later) == _whole_file(path, 4)
-    assert [s["step"] for s in _steps(again)] == [6, 7, 8, 9]
+    assert again.step_counts() == later.step_counts() == _whole_file(path, 4)
+    assert [s["step"] for s in again.step_counts()] == [6, 7, 8, 9]
 
 
 def test_the_checkpoint_is_used_not_the_whole_file(tmp_path: Path) -> None:
@@ -107,7 +102,7 @@ def test_the_checkpoint_is_used_not_the_whole_file(tmp_path: Path) -> None:
     size = path.stat().st_size
     with path.open("r+b") as file:  # the same length, but no longer statistics
         file.write(b"x" * (size - 200))
-    assert _steps(StatsRecorder(jsonl_path=path)) == _steps(first)
+    assert StatsRecorder(jsonl_path=path).step_counts() == first.step_counts()
 
 
 def test_a_checkpoint_of_another_file_is_ignored(
@@ -122,7 +117,7 @@ def test_a_checkpoint_of_another_file_is_ignored(
     _record(other, 9, ["1"])
     with caplog.at_level(logging.WARNING, "reward_service.stats"):
         again = StatsRecorder(jsonl_path=path)
-    assert [s["step"] for s in _steps(again)] == [9]
+    assert [s["step"] for s in again.step_counts()] == [9]
     assert "ignoring the checkpoint" in caplog.text
 
 
@@ -138,7 +133,7 @@ def test_a_torn_last_line_is_skipped_named_and_sealed(
     with caplog.at_level(logging.WARNING, "reward_service.stats"):
         again = StatsRecorder(jsonl_path=path)
     assert "last line cut off mid-write" in caplog.text and '{"step": 3' in caplog.text
-    assert _steps(again) == _steps(first)
+    assert again.step_counts() == first.step_counts()
     _record(again, 3)  # appended on a fresh line
     bad: list[str] = []
     assert [s.step for s in read_jsonl(path, bad.append)] == [1, 2, 3]
@@ -151,7 +146,7 @@ def test_a_whole_last_line_that_lost_its_newline_counts(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes().rstrip(b"\n"))
     again = StatsRecorder(jsonl_path=path)
     _record(again, 2)
-    assert [s["step"] for s in _steps(again)] == [1, 2]
+    assert [s["step"] for s in again.step_counts()] == [1, 2]
     assert [s.step for s in read_jsonl(path)] == [1, 2]
 
 
@@ -164,7 +159,7 @@ def test_reading_back_streams_the_file_in_chunks(tmp_path: Path, monkeypatch) ->
     for step in range(5):
         _record(first, step)
     monkeypatch.setattr(jsonl, "CHUNK_BYTES", 97)
-    assert _steps(StatsRecorder(jsonl_path=path)) == _steps(first)
+    assert StatsRecorder(jsonl_path=path).step_counts() == first.step_counts()
 
 
 def test_a_long_file_without_checkpoint_is_read_in_the_background(
@@ -186,10 +181,10 @@ def test_a_long_file_without_checkpoint_is_read_in_the_background(
             again, step, now=now
         )  # numbered after the file's last batch, even before it is read
     assert again.wait_reloaded(timeout_s=60)
-    assert [s["step"] for s in _steps(again)] == [4, 5, 6, 7, 8]
-    assert _steps(again) == _whole_file(path, 5)
+    assert [s["step"] for s in again.step_counts()] == [4, 5, 6, 7, 8]
+    assert again.step_counts() == _whole_file(path, 5)
     _record(again, 8)  # checkpointed now that the file is read: a restart has it all
-    assert _steps(StatsRecorder(max_steps=5, jsonl_path=path)) == _whole_file(path, 5)
+    assert StatsRecorder(max_steps=5, jsonl_path=path).step_counts() == _whole_file(path, 5)
 
 
 # --- over HTTP, the server process killed -------------------------------------------------------
