@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -35,14 +34,20 @@ SAMPLES_PER_PROMPT = 16
 KEPT_STEPS = 1000  # REWARD_SERVICE_STATS_STEPS's default
 
 
-def _rss_mib() -> float:
+def _status_mib(field: str) -> float:
     with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmRSS:"))
+        line = next(line for line in status if line.startswith(f"{field}:"))
     return int(line.split()[1]) / 1024
 
 
+def _rss_mib() -> float:
+    return _status_mib("VmRSS")
+
+
 def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak memory (not ru_maxrss: Linux carries it over from the parent
+    through fork and exec, so a measuring process would report the generator's peak)."""
+    return _status_mib("VmHWM")
 
 
 def _scored_sample(size: int, seed: int) -> list[tuple[str, Any]]:
