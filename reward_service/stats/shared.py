@@ -202,7 +202,7 @@ class SharedStats:
         return self._ask("response", row_id)
 
     def replica_metrics(self) -> dict[str, bytes]:
-        """Every live replica's metrics, from the keeper (blocks like :meth:`snapshot`)."""
+        """Every live replica's metrics, from the keeper (blocks like :meth:`snapshot_json`)."""
         return self._ask("replica_metrics")
 
     def _ask(self, method: str, *args: Any) -> Any:
