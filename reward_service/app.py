@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from reward_service import __version__
 from reward_service.admission import RETRY_AFTER_S, InFlightLimit, Overloaded
-from reward_service.batch import open_batch_scorer
+from reward_service.batch import VerdictSharing, open_batch_scorer
 from reward_service.disconnects import CLIENT_CLOSED_REQUEST, ClientDisconnected
 from reward_service.metrics import ScoreRequestCounter, ServiceMetrics
 from reward_service.pool import PoolUnavailable
@@ -23,7 +24,7 @@ from reward_service.routes.openrlhf import OpenRLHFRequest
 from reward_service.schemas import ScoreRequest
 from reward_service.scoring import scorer_version
 from reward_service.settings import ServiceSettings
-from reward_service.stats import StatsRecorder
+from reward_service.stats import StatsRecorder, StatsStore, StatsUnavailable
 
 logger = logging.getLogger("reward_service")
 
@@ -71,26 +72,56 @@ async def _client_disconnected(request: Request, exc: Exception) -> Response:
     return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """Build the service; settings come from the environment when not given."""
+StatsOpener = Callable[[ServiceSettings, ServiceMetrics], AbstractAsyncContextManager[StatsStore]]
+"""Opens where the service records its statistics, for the app's lifetime."""
+
+
+@asynccontextmanager
+async def open_local_stats(
+    settings: ServiceSettings, metrics: ServiceMetrics
+) -> AsyncIterator[StatsRecorder]:
+    """This process's statistics, read back from the statistics file when there is one."""
+    recorder = StatsRecorder(
+        settings.stats_steps,
+        jsonl_path=settings.stats_file,
+        on_write_failure=metrics.stats_failures.inc,
+        untagged_gap_s=settings.stats_step_gap_s,
+    )
+    try:
+        yield recorder
+    finally:
+        recorder.close()
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    open_stats: StatsOpener = open_local_stats,
+    share_verdicts: Callable[[ServiceSettings, str], VerdictSharing | None] | None = None,
+) -> FastAPI:
+    """Build the service; settings come from the environment when not given.
+
+    Ray Serve replicas (``deploy/ray_serve_app.py``) share one statistics store
+    (``open_stats``) and their verdicts (``share_verdicts(settings, scorer_version)``,
+    called at start-up; it may block).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or ServiceSettings()
         metrics = ServiceMetrics()
         # before the pool starts: an unwritable stats file stops start-up without workers
-        stats_recorder = StatsRecorder(
-            resolved.stats_steps,
-            jsonl_path=resolved.stats_file,
-            on_write_failure=metrics.stats_failures.inc,
-            untagged_gap_s=resolved.stats_step_gap_s,
-        )
-        async with open_batch_scorer(resolved, metrics.worker_restarts.inc) as scorer:
+        shared = None
+        if share_verdicts is not None:
+            shared = await asyncio.to_thread(share_verdicts, resolved, SCORER_VERSION)
+        async with (
+            open_stats(resolved, metrics) as stats_store,
+            open_batch_scorer(resolved, metrics.worker_restarts.inc, shared) as scorer,
+        ):
             app.state.settings = resolved
             app.state.metrics = metrics
             app.state.scorer = scorer
             app.state.scorer_version = SCORER_VERSION
-            app.state.stats = stats_recorder
+            app.state.stats = stats_store
             app.state.in_flight = InFlightLimit(
                 resolved.max_inflight_items, resolved.max_inflight_bytes
             )
@@ -108,6 +139,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_middleware(ScoreRequestCounter)
     app.add_exception_handler(Overloaded, _retry_later)
     app.add_exception_handler(PoolUnavailable, _retry_later)
+    app.add_exception_handler(StatsUnavailable, _retry_later)
     app.add_exception_handler(ClientDisconnected, _client_disconnected)
     app.include_router(score.router)
     app.include_router(openrlhf.router)

@@ -6,7 +6,8 @@ across concurrent batches (a pair being verified for one request is awaited by t
 others), and once across time through a bounded LRU cache of final verdicts (equal / not
 equal), keyed by a 16-byte digest of the pair so its memory is bounded by its entry
 count. A timeout is not final: it is kept for TIMEOUT_TTL_S only, so a burst of the same
-hanging answer is not recomputed, and it is verified again after that.
+hanging answer is not recomputed, and it is verified again after that. Replicas of a Ray
+Serve deployment also share their verdicts (:class:`VerdictSharing`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from cachetools import LRUCache, TTLCache
 
@@ -64,7 +65,8 @@ class BatchReport:
     Attributes:
         results: one result per item, in order.
         verified: distinct (answer, ground truth) pairs sent to the pool.
-        cache_hits: distinct pairs answered from the cache (ok and timeout verdicts).
+        cache_hits: distinct pairs answered from the cache, this scorer's or the shared one
+            (ok and timeout verdicts).
         verify_seconds: worker time of each verification, for latency histograms.
     """
 
@@ -99,6 +101,18 @@ def _analyze_each(
     return analyses
 
 
+class VerdictSharing(Protocol):
+    """Verdicts shared with other scorers (``reward_service.shared_verdicts``): asked for
+    what the cache lacks before verifying, given what was verified."""
+
+    async def lookup(self, digests: list[bytes]) -> dict[bytes, VerifyOutcome]:
+        """The known verdicts among ``digests`` (none rather than an error)."""
+        ...
+
+    def post(self, outcomes: dict[bytes, VerifyOutcome]) -> None:
+        """Share these verdicts (never waits, never raises)."""
+
+
 class BatchScorer:
     """Scores batches on a :class:`ScoringPool`, deduplicating and caching verifications.
 
@@ -108,6 +122,7 @@ class BatchScorer:
         cache_size: verdicts kept across batches (0: none).
         max_response_chars, max_label_chars: an item over either limit is not sent to the
             pool; its result is an ``error`` with score 0 and every signal 0.
+        shared: verdicts shared with other replicas, or None.
     """
 
     def __init__(
@@ -117,6 +132,7 @@ class BatchScorer:
         cache_size: int,
         max_response_chars: int = 1024 * 1024,
         max_label_chars: int = 1000,
+        shared: VerdictSharing | None = None,
     ) -> None:
         self.pool = pool
         self.reward = reward
@@ -129,6 +145,7 @@ class BatchScorer:
             maxsize=TIMEOUTS_KEPT, ttl=TIMEOUT_TTL_S
         )
         self._in_flight: dict[VerifyKey, asyncio.Future[VerifyOutcome]] = {}
+        self._shared = shared
 
     async def score(
         self, items: Sequence[BatchItem], weights: RewardWeights | None = None
@@ -174,7 +191,6 @@ class BatchScorer:
             key: self._in_flight[key] for key in keys - outcomes.keys() if key in self._in_flight
         }
         missing = [key for key in keys if key not in outcomes and key not in shared]
-        report.verified = len(missing)
         if missing:
             outcomes.update(await self._verify_missing(missing, report))
         for key, future in shared.items():  # computed for a concurrent request
@@ -203,12 +219,16 @@ class BatchScorer:
     async def _verify_missing(
         self, missing: list[VerifyKey], report: BatchReport
     ) -> dict[VerifyKey, VerifyOutcome]:
-        """Verify ``missing`` on the pool; concurrent requests for the same keys wait on it."""
+        """Verify ``missing`` on the pool (after asking the other replicas, when shared);
+        concurrent requests for the same keys wait on it."""
         loop = asyncio.get_running_loop()
         futures = {key: loop.create_future() for key in missing}
         self._in_flight.update(futures)
         try:
-            results = await self.pool.verify(missing)
+            outcomes = await self._shared_verdicts(missing, report)
+            to_verify = [key for key in missing if key not in outcomes]
+            report.verified += len(to_verify)
+            results = await self.pool.verify(to_verify) if to_verify else []
         except asyncio.CancelledError:
             for future in futures.values():
                 future.cancel()  # whoever shares them verifies them again
@@ -221,16 +241,31 @@ class BatchScorer:
         finally:
             for key in missing:
                 self._in_flight.pop(key, None)
-        outcomes: dict[VerifyKey, VerifyOutcome] = {}
-        for key, result in zip(missing, results, strict=True):
+        verified: dict[VerifyKey, VerifyOutcome] = {}
+        for key, result in zip(to_verify, results, strict=True):
             if isinstance(result, Exception):
                 outcome = _failure_outcome(result, self.pool.item_timeout_s)
             else:
                 outcome, seconds = result
                 report.verify_seconds.append(seconds)
-            outcomes[key] = outcome
+            verified[key] = outcome
+        if verified and self._shared is not None:
+            self._shared.post({_digest(key): outcome for key, outcome in verified.items()})
+        outcomes.update(verified)
+        for key, outcome in outcomes.items():
             futures[key].set_result(outcome)
             self._remember(key, outcome)
+        return outcomes
+
+    async def _shared_verdicts(
+        self, missing: list[VerifyKey], report: BatchReport
+    ) -> dict[VerifyKey, VerifyOutcome]:
+        """The verdicts other replicas already have (counted as cache hits, not verified)."""
+        if self._shared is None:
+            return {}
+        found = await self._shared.lookup([_digest(key) for key in missing])
+        outcomes = {key: found[_digest(key)] for key in missing if _digest(key) in found}
+        report.cache_hits += len(outcomes)
         return outcomes
 
     def _remember(self, key: VerifyKey, outcome: VerifyOutcome) -> None:
@@ -271,7 +306,9 @@ class BatchScorer:
 
 @contextlib.asynccontextmanager
 async def open_batch_scorer(
-    settings: ServiceSettings, on_worker_restart: Callable[[], None] = lambda: None
+    settings: ServiceSettings,
+    on_worker_restart: Callable[[], None] = lambda: None,
+    shared: VerdictSharing | None = None,
 ) -> AsyncIterator[BatchScorer]:
     """A ready :class:`BatchScorer` on a fresh pool, closed (no orphans) on exit."""
     pool = ScoringPool(
@@ -295,6 +332,7 @@ async def open_batch_scorer(
             settings.cache_size,
             max_response_chars=settings.max_response_chars,
             max_label_chars=settings.max_answer_chars,
+            shared=shared,
         )
     finally:
         pool.close()

@@ -16,7 +16,7 @@ from reward_service.admission import InFlightLimit
 from reward_service.batch import BatchScorer
 from reward_service.metrics import ServiceMetrics
 from reward_service.settings import ServiceSettings
-from reward_service.stats import StatsRecorder
+from reward_service.stats import StatsStore
 
 
 def _settings(request: Request) -> ServiceSettings:
@@ -31,7 +31,7 @@ def _metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
-def _stats(request: Request) -> StatsRecorder:
+def _stats(request: Request) -> StatsStore:
     return request.app.state.stats
 
 
@@ -46,7 +46,7 @@ def _scorer_version(request: Request) -> str:
 Settings = Annotated[ServiceSettings, Depends(_settings)]
 Scorer = Annotated[BatchScorer, Depends(_scorer)]
 Metrics = Annotated[ServiceMetrics, Depends(_metrics)]
-Stats = Annotated[StatsRecorder, Depends(_stats)]
+Stats = Annotated[StatsStore, Depends(_stats)]
 ScorerVersion = Annotated[str, Depends(_scorer_version)]
 InFlight = Annotated[InFlightLimit, Depends(_in_flight)]
 

@@ -90,7 +90,10 @@ class ServiceSettings(BaseSettings):
     gamma: Weight = Field(DEFAULT_WEIGHTS.gamma, description="Default weight of R_reflect.")
     stats_steps: int = Field(1000, ge=1, description="Steps of statistics kept for /stats.")
     stats_file: Path | None = Field(
-        None, description="When set, every batch's statistics are appended here (JSONL)."
+        None,
+        description="When set, every batch's statistics are appended here (JSONL) and read "
+        "back at start-up, so /stats keeps the run across restarts (a checkpoint beside it, "
+        "its name + '.steps', keeps that quick).",
     )
     stats_step_gap_s: float = Field(
         UNTAGGED_STEP_GAP_S,

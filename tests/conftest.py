@@ -25,6 +25,14 @@ def make_response(
     )
 
 
+def stats_counts(url: str) -> dict:
+    """``/stats`` without its response tables: what the statistics file brings back after a
+    restart (the tables are kept in memory only)."""
+    response = httpx.get(f"{url}/stats", timeout=60)
+    response.raise_for_status()
+    return {key: value for key, value in response.json().items() if key not in ("latest", "failed")}
+
+
 SERVICE_SETTINGS = ServiceSettings(
     workers=2, item_timeout_s=2.0, max_items=64, max_body_bytes=2**20
 )

@@ -1,18 +1,26 @@
-"""Dockerfile and docker-compose.yml, checked statically, and their entrypoints run here.
+"""Dockerfile and docker-compose.yml, checked statically, their entrypoints run here, and
+the compose file run for real where a container engine is.
 
-No Docker engine runs on these machines, so the files are parsed and compared with the
-service's settings, linted with hadolint, and the reward service's exact command line
-and healthcheck are started locally with the same environment.
+The files are parsed and compared with the service's settings, linted with hadolint, and
+the reward service's exact command line and healthcheck are started locally with the same
+environment. Where podman with podman-compose (or Docker with compose) can run containers,
+``docker-compose.yml`` itself is brought up, its server process killed, and the statistics
+must come back; without an engine that test is skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +29,7 @@ import yaml
 
 from reward_service.bench.local_server import ServiceProcess, free_port
 from reward_service.settings import ENV_PREFIX, ServiceSettings
-from tests.conftest import make_response
+from tests.conftest import make_response, stats_counts
 
 ROOT = Path(__file__).parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -114,6 +122,10 @@ def test_hadolint_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+HOST_PORT = "REWARD_SERVICE_HOST_PORT"
+"""Compose's variable for the host port of the service (default 8000)."""
+
+
 def reward_env() -> dict[str, str]:
     return {name: str(value) for name, value in SERVICES["reward"]["environment"].items()}
 
@@ -126,7 +138,7 @@ def test_compose_environment_is_valid_service_settings(monkeypatch: pytest.Monke
         monkeypatch.setenv(name, value.replace("${REWARD_SERVICE_API_TOKEN:-}", ""))
     settings = ServiceSettings()
     reward = SERVICES["reward"]
-    assert reward["ports"] == [f"{settings.port}:{settings.port}"]
+    assert reward["ports"] == [f"${{{HOST_PORT}:-{settings.port}}}:{settings.port}"]
     assert settings.host == "0.0.0.0" and reward["restart"] == "unless-stopped"
     limits = reward["deploy"]["resources"]["limits"]
     assert float(limits["cpus"]) == settings.workers
@@ -188,3 +200,129 @@ def test_the_containers_command_and_healthcheck_run_here(tmp_path: Path) -> None
     assert (tmp_path / "stats" / "stats.jsonl").read_text().count("\n") == 1
     unhealthy = subprocess.run(probe, env={**service.env}, capture_output=True, text=True)
     assert unhealthy.returncode == 1 and "/health" in unhealthy.stderr
+
+
+# --- docker-compose.yml for real ------------------------------------------------------------
+
+
+def _compose_command() -> list[str] | None:
+    """podman-compose or ``docker compose``, when it can run containers here."""
+    engines = (
+        (["podman-compose"], ["podman", "info"]),
+        (["docker", "compose"], ["docker", "info"]),
+    )
+    for compose, probe in engines:
+        if (
+            shutil.which(compose[0])
+            and shutil.which(probe[0])
+            and subprocess.run(probe, capture_output=True, timeout=60).returncode == 0
+        ):
+            return compose
+    return None
+
+
+COMPOSE_COMMAND = _compose_command()
+BUILD_ARGS = os.environ.get(
+    "REWARD_SERVICE_PODMAN_BUILD_ARGS",
+    "--isolation chroot --network host --pull=never -v /etc/ssl/certs:/etc/ssl/certs:ro",
+)
+"""podman build's options for podman-compose (these VMs build in a chroot, on the host's
+network, from the local base image, trusting the host's certificates as pip reaches PyPI
+through them; elsewhere set the variable, possibly empty)."""
+
+
+class ComposeProject:
+    """``docker-compose.yml``'s reward service as a compose project of its own."""
+
+    def __init__(self, port: int) -> None:
+        assert COMPOSE_COMMAND is not None
+        self.name = f"reward-test-{os.getpid()}"
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {**os.environ, HOST_PORT: str(port), "REWARD_SERVICE_API_TOKEN": ""}
+        self.podman = COMPOSE_COMMAND[0] == "podman-compose"
+        self.engine = "podman" if self.podman else "docker"
+
+    def run(self, *args: str, timeout: float = 600) -> str:
+        command = [*COMPOSE_COMMAND, "-p", self.name]
+        if self.podman and args[0] == "build":
+            command += ["--podman-build-args", BUILD_ARGS]
+        done = subprocess.run(
+            [*command, *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def server_pid(self) -> int:
+        """The host's pid of the container's main process (``reward-service serve``); 0
+        while no container runs it (being restarted)."""
+        labels = (f"com.docker.compose.project={self.name}", "com.docker.compose.service=reward")
+        filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
+        containers = subprocess.run(
+            [self.engine, "ps", "-q", *filters], capture_output=True, text=True, check=True
+        ).stdout.split()
+        if not containers:
+            return 0
+        inspect = [self.engine, "inspect", "--format", "{{.State.Pid}}", *containers]
+        found = subprocess.run(inspect, capture_output=True, text=True)
+        return int(found.stdout) if found.returncode == 0 else 0  # gone between ps and inspect
+
+    def wait_healthy(self, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.5)
+        raise AssertionError(f"the service never became healthy:\n{self.run('logs', 'reward')}")
+
+
+@pytest.fixture
+def compose_project() -> Iterator[ComposeProject]:
+    if COMPOSE_COMMAND is None:
+        pytest.skip("no container engine with compose here (podman-compose or docker compose)")
+    project = ComposeProject(free_port())
+    try:
+        project.run("build", "reward")
+        yield project
+    finally:
+        subprocess.run(
+            [*COMPOSE_COMMAND, "-p", project.name, "down", "-v"],
+            cwd=ROOT,
+            env=project.env,
+            capture_output=True,
+            timeout=300,
+        )
+
+
+def _score_steps(url: str, steps: list[int]) -> dict:
+    item = {"response": make_response(), "ground_truth": "12.8"}
+    for step in steps:
+        httpx.post(f"{url}/score", json={"items": [item, item], "step": step}).raise_for_status()
+    return stats_counts(url)
+
+
+def test_compose_brings_the_statistics_back_after_a_crash_and_an_upgrade(
+    compose_project: ComposeProject,
+) -> None:
+    """Up, score 3 steps, the server killed (compose restarts it), then down and up again
+    (an upgrade): the volume's statistics file gives the same steps back each time."""
+    compose_project.run("up", "-d", "reward")
+    compose_project.wait_healthy()
+    before = _score_steps(compose_project.url, [1, 2, 3])
+    assert before["steps"] == [1, 2, 3] and before["series"]["items"] == [2, 2, 2]
+    killed = compose_project.server_pid()
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while compose_project.server_pid() in (killed, 0) and time.monotonic() < deadline:
+        time.sleep(0.5)  # restarted by the restart policy
+    compose_project.wait_healthy()
+    assert stats_counts(compose_project.url) == before
+    compose_project.run("down")  # the volume stays
+    compose_project.run("up", "-d", "reward")
+    compose_project.wait_healthy()
+    assert stats_counts(compose_project.url) == before

@@ -4,6 +4,7 @@ untagged, served bounded in bytes, and drawn into the PNG report."""
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import random
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from reward_service.scoring import MultiSignalMathReward
 from reward_service.settings import ServiceSettings
 from reward_service.stats import (
     STATS_MAX_BYTES,
+    BatchRecord,
     ScoredItem,
     StatsRecorder,
     StepStats,
@@ -168,6 +170,24 @@ def test_untagged_batches_are_steps_separated_by_quiet_gaps(results, tmp_path: P
     assert [s.items for s in read_jsonl(path)] == [18, 6, 12, 6]
     assert [item["pred"] for item in snapshot["latest"]] == ["12.0", "12.80", None]
     assert recorder.snapshot(limit=1)["steps"] == [11]
+
+
+def test_a_batch_record_sent_elsewhere_counts_as_if_recorded_there(results) -> None:
+    """What a Ray Serve replica sends the keeper (pickled, as Ray ships it) is numbered,
+    counted and listed by the keeper's recorder exactly as the batch recorded there."""
+    here, keeper = StatsRecorder(untagged_gap_s=10), StatsRecorder(untagged_gap_s=10)
+    timed_out = dataclasses.replace(results[0], status="timeout", verify=0, error="too slow")
+    scored = (items_of(BATCH), [timed_out, *results[1:]])
+    for step, now in ((3, 1.0), (None, 2.0), (None, 30.0)):
+        here.record(*scored, step, 1.0, now=now)
+        sent = pickle.dumps(BatchRecord.of(*scored, step, 1.0, now=now))
+        keeper.add(pickle.loads(sent))
+    assert [(s["step"], s["batches"]) for s in keeper.step_counts()] == [(3, 2), (4, 1)]
+    assert keeper.step_counts() == here.step_counts()
+    view = here.snapshot()
+    assert keeper.snapshot() == view and len(view["latest"]) == 12 and len(view["failed"]) == 3
+    for row in (view["latest"][0], view["failed"][0]):
+        assert keeper.response(row["id"]) == here.response(row["id"]) is not None
 
 
 def test_a_late_batch_joins_its_step_wherever_it_is(results) -> None:

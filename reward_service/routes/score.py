@@ -23,7 +23,7 @@ from reward_service.metrics import ServiceMetrics
 from reward_service.request_body import parse_score_request, read_body
 from reward_service.schemas import ScoreItemIn, ScoreRequest, ScoreResponse
 from reward_service.scoring import RewardWeights
-from reward_service.stats import ScoredItem, StatsRecorder
+from reward_service.stats import ScoredItem, StatsStore
 
 logger = logging.getLogger("reward_service")
 
@@ -32,7 +32,7 @@ router = APIRouter(tags=["scoring"], dependencies=[RequireToken])
 
 def record_scored(
     metrics: ServiceMetrics,
-    stats: StatsRecorder,
+    stats: StatsStore,
     report: BatchReport,
     items: list[ScoredItem],
     step: int | None,

@@ -20,9 +20,9 @@ router = APIRouter(tags=["statistics"])
     "/stats",
     dependencies=[RequireToken],
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}, 401: {}},
+    responses={200: {"content": {"application/json": {}}}, 401: {}, 503: {}},
 )
-async def stats(
+def stats(
     recorder: Stats, limit: Annotated[int | None, Query(ge=1, le=100_000)] = None
 ) -> Response:
     """Per-step values as columns (``series``), the panels that plot them, a summary of the
@@ -32,14 +32,20 @@ async def stats(
     (``steps_left_out``). Holds model responses and answers, so it needs the token when
     one is set.
     """
+    # Not async: the view (a thousand steps, or a call to the replicas' keeper) is built
+    # in FastAPI's thread pool, off the event loop that scores.
     return Response(recorder.snapshot_json(limit), media_type="application/json")
 
 
-@router.get("/stats/responses/{row_id}", dependencies=[RequireToken], responses={401: {}, 404: {}})
-async def response_text(recorder: Stats, row_id: int) -> dict[str, Any]:
+@router.get(
+    "/stats/responses/{row_id}",
+    dependencies=[RequireToken],
+    responses={401: {}, 404: {}, 503: {}},
+)
+def response_text(recorder: Stats, row_id: int) -> dict[str, Any]:
     """One row of the response tables of ``/stats`` (by its ``id``) with the response's text
     (its first 2,000 and last 6,000 characters), while the row is kept."""
-    row = recorder.response(row_id)
+    row = recorder.response(row_id)  # off the event loop too: it may ask the keeper
     if row is None:
         raise HTTPException(404, f"response {row_id} is no longer kept")
     return row

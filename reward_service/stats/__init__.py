@@ -4,17 +4,20 @@
 - :mod:`~reward_service.stats.answers`: the key equivalent answers are counted under.
 - :mod:`~reward_service.stats.groups`: GRPO groups and the learning signal they carry.
 - :mod:`~reward_service.stats.sketch`: bounded distinct counts that merge exactly.
-- :mod:`~reward_service.stats.recorder`: :class:`StatsRecorder`, what the service keeps.
+- :mod:`~reward_service.stats.recorder`: :class:`StatsRecorder`, what the service keeps, read
+  back from the statistics file at start-up; :class:`StatsStore`, what the routes use.
 - :mod:`~reward_service.stats.latest`: the rows of the response tables.
 - :mod:`~reward_service.stats.view`: what ``/stats`` serves, bounded in bytes.
 - :mod:`~reward_service.stats.panels`: the panels and colours of the page and the report.
-- :mod:`~reward_service.stats.jsonl`: the statistics file, read back per step.
+- :mod:`~reward_service.stats.jsonl`: the statistics file, appended and read back as a stream.
+- :mod:`~reward_service.stats.checkpoint`: the kept steps beside the file, for a quick restart.
+- :mod:`~reward_service.stats.shared`: one view of every Ray Serve replica's batches.
 - :mod:`~reward_service.stats.report`: the PNG report (needs the ``report`` extra).
 - ``dashboard.html``: the page ``/dashboard`` serves.
 """
 
 from reward_service.stats.jsonl import read_jsonl
-from reward_service.stats.recorder import StatsRecorder
+from reward_service.stats.recorder import BatchRecord, StatsRecorder, StatsStore, StatsUnavailable
 from reward_service.stats.step import (
     ANSWERS_KEPT,
     CALIBRATION_CELLS,
@@ -30,8 +33,11 @@ __all__ = [
     "CALIBRATION_CELLS",
     "SIGNALS",
     "STATS_MAX_BYTES",
+    "BatchRecord",
     "ScoredItem",
     "StatsRecorder",
+    "StatsStore",
+    "StatsUnavailable",
     "StepStats",
     "merge_by_step",
     "read_jsonl",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from reward_service.scoring import ScoreResult
 from reward_service.stats.answers import display_text
@@ -51,11 +51,10 @@ def answer_section(response: str) -> str:
 @dataclass(frozen=True)
 class KeptResponse:
     """A scored response kept for the tables: cut to its bounded parts when recorded (cheap,
-    on the request path), made presentable only when served.
+    on the request path, and small enough to send to a Ray Serve deployment's keeper), made
+    presentable only when served.
 
     Attributes:
-        id: the row's number, for ``/stats/responses/{id}``.
-        step: the step it was counted in.
         item: what the trainer sent, its response cut to its first HEAD_CHARS_KEPT and last
             TAIL_CHARS_KEPT characters.
         result: its score.
@@ -63,29 +62,39 @@ class KeptResponse:
         section: its answer section (see :func:`answer_section`).
     """
 
-    id: int
-    step: int
     item: ScoredItem
     result: ScoreResult
     chars: int
     section: str
 
 
-def keep(row_id: int, step: int, item: ScoredItem, result: ScoreResult) -> KeptResponse:
+def keep(item: ScoredItem, result: ScoreResult) -> KeptResponse:
     """The bounded parts of one scored response, for the tables."""
     text = shortened(item.response, HEAD_CHARS_KEPT, TAIL_CHARS_KEPT)
     kept = dataclasses.replace(item, response=text)
-    return KeptResponse(
-        row_id, step, kept, result, len(item.response), answer_section(item.response)
-    )
+    return KeptResponse(kept, result, len(item.response), answer_section(item.response))
 
 
-def table_row(kept: KeptResponse) -> dict[str, Any]:
+class Row(NamedTuple):
+    """A kept response in a table.
+
+    Attributes:
+        id: the row's number, for ``/stats/responses/{id}`` (given by the recorder).
+        step: the step it was counted in.
+        kept: the response.
+    """
+
+    id: int
+    step: int
+    kept: KeptResponse
+
+
+def table_row(row: Row) -> dict[str, Any]:
     """One row of the response tables as ``/stats`` serves it (without the text)."""
-    item, result = kept.item, kept.result
+    item, result = row.kept.item, row.kept.result
     return {
-        "id": kept.id,
-        "step": kept.step,
+        "id": row.id,
+        "step": row.step,
         **result.to_dict(),
         "pred": None if result.pred is None else display_text(result.pred),
         "error": None if result.error is None else display_text(result.error, 300),
@@ -93,11 +102,11 @@ def table_row(kept: KeptResponse) -> dict[str, Any]:
         "group": None if item.group is None else display_text(item.group, 64),
         "response_tokens": item.response_tokens,
         "truncated": item.truncated,
-        "chars": kept.chars,
-        "answer_section": visible(kept.section),
+        "chars": row.kept.chars,
+        "answer_section": visible(row.kept.section),
     }
 
 
-def text_row(kept: KeptResponse) -> dict[str, Any]:
+def text_row(row: Row) -> dict[str, Any]:
     """One row with the response's (bounded) text, for ``/stats/responses/{id}``."""
-    return {**table_row(kept), "response": visible(kept.item.response)}
+    return {**table_row(row), "response": visible(row.kept.item.response)}
