@@ -126,6 +126,11 @@ HOST_PORT = "REWARD_SERVICE_HOST_PORT"
 """Compose's variable for the host port of the service (default 8000)."""
 
 
+def compose_default(value: str) -> str:
+    """A compose value with its ``${NAME:-default}`` interpolations replaced by the defaults."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
 def reward_env() -> dict[str, str]:
     return {name: str(value) for name, value in SERVICES["reward"]["environment"].items()}
 
@@ -135,13 +140,15 @@ def test_compose_environment_is_valid_service_settings(monkeypatch: pytest.Monke
     known = {f"{ENV_PREFIX}{name.upper()}" for name in ServiceSettings.model_fields}
     assert set(env) <= known
     for name, value in env.items():
-        monkeypatch.setenv(name, value.replace("${REWARD_SERVICE_API_TOKEN:-}", ""))
+        monkeypatch.setenv(name, compose_default(value))
     settings = ServiceSettings()
     reward = SERVICES["reward"]
-    assert reward["ports"] == [f"${{{HOST_PORT}:-{settings.port}}}:{settings.port}"]
+    assert reward["ports"] == [
+        f"${{REWARD_SERVICE_BIND:-127.0.0.1}}:${{{HOST_PORT}:-{settings.port}}}:{settings.port}"
+    ]
     assert settings.host == "0.0.0.0" and reward["restart"] == "unless-stopped"
     limits = reward["deploy"]["resources"]["limits"]
-    assert float(limits["cpus"]) == settings.workers
+    assert limits["cpus"] == env[f"{ENV_PREFIX}WORKERS"] and settings.workers == 4
     memory_mib = int(limits["memory"].rstrip("g")) * 1024
     assert memory_mib >= settings.workers * settings.worker_memory_mb + 512
     assert reward["healthcheck"]["test"] == ["CMD", "python", "-m", "reward_service.healthcheck"]
