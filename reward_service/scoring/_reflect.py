@@ -75,18 +75,80 @@ _CLAUSE_BREAK_CJK = re.compile(
 """A clause ends at a comma or colon, and before a conjunction, which opens the next."""
 _ENGLISH_JUDGEMENT = re.compile(
     r"\b(?:(?P<correct>correct(?:ly)?|right|verified|confirm(?:s|ed)?"
-    r"|check(?:s|ed)?[ \t]{1,3}out|error-free|mistake-free)"
+    r"|check(?:s|ed)?[ \t]{1,3}out|error-free|mistake-free|accurate(?:ly)?|valid|consistent"
+    r"|match(?:es|ed)?)"
     r"|(?P<wrong>incorrect(?:ly)?|wrong(?:ly)?|mistakes?|mistaken(?:ly)?|errors?"
-    r"|erroneous(?:ly)?|flawed|miscalculat(?:ed|ion|ions)))\b"
+    r"|erroneous(?:ly)?|flawed|miscalculat(?:ed|ion|ions)|inaccurate(?:ly)?|invalid"
+    r"|inconsistent|incomplete|missed|forgot(?:ten)?|overlooked|off[ \t]{1,3}by))\b"
 )
 _CHINESE_JUDGEMENT = re.compile(
-    r"(?P<correct>正确|没错|无误|没问题|是对的|对的|对了|是对(?![称应于比角边数象面待话]))"
-    r"|(?P<wrong>错误|错了|错的|不对|有误|错(?<!交错)(?![位开]))"
+    r"(?P<correct>正确|没错|无误|没问题|是对的|对的|对了|是对(?![称应于比角边数象面待话])"
+    r"|一致(?!性))"
+    r"|(?P<wrong>错误|错了|错的|不对|有误|错(?<!交错)(?![位开])|有问题|不完整|漏掉|漏了|遗漏"
+    r"|忘了|忘记)"
 )
-_YES_NO = re.compile(
-    r"[ \t]{0,8}(yes|yeah|yep|no|nope|是的|对|不是|没有)[ \t]{0,8}(?:[,.!;，。！；]|$)"
+_ELLIPSIS = (
+    r"(?:it|that|this)(?:[ \t]+(?:is|was)(?:[ \t]+not)?|[ \t]+(?:isn|wasn)['’]t"
+    r"|['’]s(?:[ \t]+not)?)"
 )
-_YES = frozenset({"yes", "yeah", "yep", "是的", "对"})
+"""A statement with its judgement left out: "it is", "it isn't", "that's not"."""
+_REPLY = re.compile(
+    r"[ \t]{0,8}(yes|yeah|yep|yup|indeed|sure|absolutely(?:[ \t]+not)?|definitely(?:[ \t]+not)?"
+    r"|certainly(?:[ \t]+not)?|of[ \t]+course(?:[ \t]+not)?|not[ \t]+at[ \t]+all|not[ \t]+really"
+    r"|no|nope|none|nothing|never|" + _ELLIPSIS + r"|是的|对|不是|没有)"
+    r"[ \t]{0,8}(?:[,.!;，。！；]|$)"
+)
+"""A reply opening the sentence after a question: "Yes", "No", "Absolutely not", "It is"."""
+_NEGATIVE_REPLY = re.compile(r"\b(?:no|nope|not|none|nothing|never)\b|n['’]t|不是|没有")
+_REVERSAL = re.compile(
+    r"[ \t\n.!;,]*(?:(?:wait|hmm+|hm+|actually|oh|well|no|nope|yes|yeah|yep|hold[ \t]+on)\b"
+    r"[ \t\n.!;,]{0,8}){0,4}(" + _ELLIPSIS + r")[ \t]{0,8}(?:[.!;。]|$)"
+)
+"""A sentence that takes up the statement before it: "Wait, no, it isn't." reverses it,
+"Yes, it is." keeps it."""
+_CHECKS_WHETHER = re.compile(
+    r"\b(?:check|see|verify|confirm|determine|wonder|ask)(?:s|ed|ing)?[ \t]+(?:if|whether)\b"
+    r"|是否"
+)
+"""A sentence that asks without a question mark ("Let me check if it's wrong."): a reply
+after it answers it like a question's."""
+_PARTIAL = frozenset(
+    {"partially", "partly", "almost", "nearly", "mostly", "largely", "half", "somewhat"}
+    | {"approximately", "roughly"}
+)
+"""Words that make "correct" less than correct: "partially correct" is not a verdict of
+correct, so it is read as wrong."""
+_CN_PARTIAL = re.compile(r"(?:部分|几乎|差不多|接近|大体|大部分)(?:是)?$")
+_EXCEPTION = re.compile(
+    r"[ \t,:;—]*(?:except|apart[ \t]+from|other[ \t]+than|save[ \t]+for|but[ \t]+for)"
+    r"(?:[ \t]+for)?(?:[ \t]+(?:the|my|our|its|this|that|a|an))?"
+    r"(?:[ \t]+(?:final|last|computed|resulting))?[ \t]+(?:answer|result|solution|value)\b"
+)
+"""A "correct" followed by an exception that is the answer ("Everything is correct except
+the final answer") is not a verdict of correct."""
+_PREDICATE_ONLY = frozenset(
+    {"valid", "accurate", "accurately", "consistent", "invalid", "inaccurate", "inconsistent"}
+    | {"inaccurately", "incomplete"}
+)
+"""Judgement words that grade only as a predicate ("is valid", "not consistent"), never as
+an attribute ("the valid range")."""
+_PREDICATE_BEFORE = frozenset(
+    {"and", "but", "yet", "so", "thus", "therefore", "also", "both", "remains", "remain"}
+    | {"stays", "still", "fully", "not", "all"}
+)
+_HAS_ANSWER = frozenset(
+    {"got", "get", "gets", "getting", "have", "has", "had", "found", "obtained", "reached"}
+    | {"gave", "give", "gives", "giving"}
+)
+_PREPOSITIONS = frozenset(
+    {"to", "from", "with", "than", "of", "as", "against", "like", "for", "in", "on", "at"}
+    | {"by", "about", "into", "onto", "toward", "towards", "versus", "vs"}
+)
+"""Verbs that, like a copula, make "the correct answer" a verdict: "I got the correct
+answer" grades, "compared with the correct answer" does not."""
+_CN_ATTRIBUTE = re.compile(r"(?:的)?(?:答案|结果|数值|值|解法|解|结论|做法|方法|选项)")
+"""正确 before a noun (正确答案, 正确的结果) names something; it grades only after 是
+("5是正确答案")."""
 _NEGATION = re.compile(
     r"(?P<idiom>\bno\s+(?:doubt|question)|\bwithout\s+(?:a\s+|any\s+)?doubt|\bnot\s+only"
     r"|\bnot\s+just|\bno\s+matter)"
@@ -105,11 +167,20 @@ _ENGLISH_HEDGE = (
     r"|need\s+to\s+(?:check|verify|confirm|double-check|see)"
     r"|to\s+(?:check|verify|see|confirm|make\s+sure|ensure|determine))\b"
     r"|\bcould\b(?!\s+not|n['’]t)"
+    r"|\b(?:cannot|can['’]?t|could\s+not|couldn['’]t|unable\s+to|not\s+able\s+to"
+    r"|fail(?:ed|s)?\s+to)\s+(?:fully\s+|really\s+|yet\s+)?(?:confirm|verify|prove|guarantee"
+    r"|determine|establish|tell|be\s+sure|be\s+certain|be\s+confident)\b"
+    r"|\bnot\s+(?:\w+\s+)?confident\b"
 )
 _HEDGE = re.compile(_ENGLISH_HEDGE)
-_HEDGE_CJK = re.compile(_ENGLISH_HEDGE + r"|可能|也许|或许|是否|不确定|如果|假如|假设")
+_HEDGE_CJK = re.compile(
+    _ENGLISH_HEDGE + r"|可能|也许|或许|是否|不确定|如果|假如|假设"
+    r"|(?:无法|不能|没法)(?:确认|确定|肯定|判断|验证|保证)"
+)
+_CN_NOT_THINKING = re.compile(r"(?:不|并不|没有?)(?:认为|觉得|相信|以为)")
+"""我不认为答案是错的: a negated verb of thinking negates the judgement it governs."""
 _CONCESSIVE = re.compile(
-    r"\s*(?:although|though|even\s+though|even\s+if|despite|while|whereas|except|虽然|尽管)",
+    r"\s*(?:although|though|even\s+though|even\s+if|despite|while|whereas|虽然|尽管)",
 )
 _NOUN_AFTER = re.compile(
     r"\s+(?:final\s+)?(?:answer|value|result|solution|approach|method|formula|expression"
@@ -205,17 +276,17 @@ def _is_subject(text: str, end: int) -> bool:
 
 def _raw_polarity(text: str, match: re.Match[str]) -> Verdict | None:
     """What a judgement word says before negation; None when it grades nothing."""
+    if match.re is _CHINESE_JUDGEMENT:
+        return _chinese_polarity(text, match)
     word = match.group()
     start, end = match.span()
+    if word in _PREDICATE_ONLY and not _is_predicate(text, start):
+        return None
     if match.lastgroup == "correct":
-        if word == "right":
-            return _right_polarity(text, start, end)
-        if word.startswith("correct"):
-            if _VERB_OBJECT.match(text, end, end + _CONTEXT) or _is_subject(text, end):
-                return None
-            if _previous_words(text, start)[0] == "to":
-                return None
-        return "correct"
+        said = _correct_polarity(text, word, start, end)
+        if said is not None and _previous_words(text, start)[0] in _PARTIAL:
+            return "wrong"  # "partially correct", "almost right"
+        return said
     if _is_subject(text, end) and word in ("wrong", "incorrect"):
         return None
     if word.startswith(("error", "mistake")):
@@ -223,6 +294,64 @@ def _raw_polarity(text: str, match: re.Match[str]) -> Verdict | None:
         if _NOT_AN_ADMISSION.search(before) or _ERROR_TERM.match(text, end, end + _CONTEXT):
             return None
     return "wrong"
+
+
+def _correct_polarity(text: str, word: str, start: int, end: int) -> Verdict | None:
+    """What a word of the "correct" group says: None where it names, not grades ("the
+    correct value is 5", "to correct the sign", "compared with the correct answer")."""
+    if word == "right":
+        return _right_polarity(text, start, end)
+    last, before = _previous_words(text, start)
+    if last == "to" or (last == "be" and before == "to"):
+        return None  # "to correct the sign", "to match", "for it to be correct"
+    if word.startswith("match") and last in ("i", "we", "you"):
+        return None  # "I matched the coefficients": what was done, not a grade
+    if word.startswith("correct"):
+        if _VERB_OBJECT.match(text, end, end + _CONTEXT) or _is_subject(text, end):
+            return None
+        noun = _NOUN_AFTER.match(text, end, end + _CONTEXT)
+        if noun is not None and not word.endswith("ly") and not _attribute_grades(text, start):
+            return None
+    return "correct"
+
+
+def _chinese_polarity(text: str, match: re.Match[str]) -> Verdict | None:
+    """What a Chinese judgement says before negation: 正确 before a noun names it
+    (正确答案是7) unless 是 comes first (5是正确答案); 部分正确 is not correct."""
+    said: Verdict = "correct" if match.lastgroup == "correct" else "wrong"
+    start, end = match.span()
+    attribute = match.group() == "正确" and _CN_ATTRIBUTE.match(text, end) is not None
+    if attribute and not text.endswith("是", 0, start):
+        return None
+    if said == "correct" and _CN_PARTIAL.search(text, max(0, start - 4), start):
+        return "wrong"
+    return said
+
+
+def _is_predicate(text: str, start: int) -> bool:
+    """Whether the word at ``start`` is a predicate: after a copula ("is valid", "not
+    consistent", "but incomplete") or opening its clause ("Consistent.")."""
+    last = _previous_words(text, start)[0]
+    if last in _COPULA or last in _PREDICATE_BEFORE or last.endswith(_CONTRACTED_VERBS):
+        return True
+    before = text[max(0, start - 4) : start].strip()
+    return not before or before[-1] in ",:;.!?(—"
+
+
+def _attribute_grades(text: str, start: int) -> bool:
+    """Whether "correct"/"right" before a noun grades: only after a copula or a verb of
+    getting, a few words back ("this is the right answer", "I got the correct answer",
+    "Is x = 5 the correct answer?"), not after a preposition ("compared with the correct
+    answer", "closer to the right answer")."""
+    words = _WORD.findall(text, max(0, start - _CONTEXT), start)[::-1][:4]
+    if words and words[0] in ("the", "a", "an"):
+        words = words[1:]
+    for word in words[:3]:
+        if word in _PREPOSITIONS:
+            return False
+        if word in _COPULA or word in _HAS_ANSWER or word.endswith(_CONTRACTED_VERBS):
+            return True
+    return False
 
 
 def _right_polarity(text: str, start: int, end: int) -> Verdict | None:
@@ -237,7 +366,7 @@ def _right_polarity(text: str, start: int, end: int) -> Verdict | None:
     if last in ("it", "this", "that") and before in ("got", "get", "gets", "getting"):
         return "correct"
     noun = _NOUN_AFTER.match(text, end, end + _CONTEXT)
-    if noun is not None and noun.group("verb") is None and last in ("the", "a"):
+    if noun is not None and noun.group("verb") is None and _attribute_grades(text, start):
         return "correct"
     return None
 
@@ -267,7 +396,11 @@ def _polarity(text: str, match: re.Match[str], since: int, clause_start: int) ->
     if said is None:
         return None
     if match.re is _CHINESE_JUDGEMENT:
-        negated = _CN_NEGATION.search(text, max(since, match.start() - 6), match.start())
+        negated = (
+            _CN_NEGATION.search(text, max(since, match.start() - 6), match.start()) is not None
+        )
+        if len(_CN_NOT_THINKING.findall(text, since, match.start())) % 2:
+            negated = not negated  # 我不认为答案是错的
         return _OPPOSITE[said] if negated else said
     flips = _negations(text, since, match.start(), clause_start)
     if flips % 2 and match.group() in ("verified", "confirmed", "confirm", "confirms"):
@@ -305,6 +438,8 @@ class _Reading:
             self.short = list(whole or self.judgements(0, len(self.text)))
             self.short_starts = [match.start() for match in self.short]
         self.budget = _MAX_JUDGEMENTS_READ
+        self.answers: dict[int, Verdict | None] = {}
+        self.checking: dict[int, bool] = {}
 
     def last_judgement_before(self, end: int, floor: int = 0) -> re.Match[str] | None:
         """The last judgement word starting in ``[floor, end)``; None also once
@@ -376,9 +511,13 @@ class _Reading:
         return None
 
     def answer_after(self, question: _Sentence) -> Verdict | None:
-        """What a bare "Yes"/"No" opening the sentence after a question answers to it:
-        "Is it correct? No." is wrong, "Did I make a mistake? No." is correct."""
-        reply = _YES_NO.match(self.text, question.content_end + len(question.terminator))
+        """What a reply opening the sentence after a question answers to it: "Is it
+        correct? No." is wrong, "Did I make a mistake? No." and "Any errors? None." are
+        correct. Read once per question."""
+        if question.start in self.answers:
+            return self.answers[question.start]
+        self.answers[question.start] = None
+        reply = _REPLY.match(self.text, question.content_end + len(question.terminator))
         if reply is None:
             return None
         asked = next(
@@ -389,26 +528,52 @@ class _Reading:
             ),
             None,
         )
-        if asked is None:
-            return None
-        return asked if reply.group(1) in _YES else _OPPOSITE[asked]
+        if asked is not None and _NEGATIVE_REPLY.search(reply.group(1)):
+            asked = _OPPOSITE[asked]
+        self.answers[question.start] = asked
+        return asked
+
+    def checks_whether(self, sentence: _Sentence) -> bool:
+        """Whether a sentence asks without a question mark ("Let me check if it's
+        wrong."); scanned once per sentence."""
+        if sentence.start not in self.checking:
+            found = _CHECKS_WHETHER.search(self.text, sentence.start, sentence.content_end)
+            self.checking[sentence.start] = found is not None
+        return self.checking[sentence.start]
+
+    def taken_up(self, said: Verdict, sentence: _Sentence) -> Verdict:
+        """The verdict once the sentence after its own is read: "The answer is correct.
+        Wait, no, it isn't." reverses it."""
+        if not sentence.terminator:
+            return said
+        reversal = _REVERSAL.match(self.text, sentence.content_end + len(sentence.terminator))
+        if reversal is not None and _NEGATIVE_REPLY.search(reversal.group(1)):
+            return _OPPOSITE[said]
+        return said
 
     def verdict(self) -> Verdict | None:
         """The last judgement of the last clause that commits (see the module docstring)."""
         end = len(self.text)
         while (match := self.last_judgement_before(end)) is not None:
             sentence = self.sentence_at(match.start())
-            if sentence.asks(self.text):  # commits to nothing, but may have been answered
+            asks = sentence.asks(self.text)
+            if asks or self.checks_whether(sentence):  # may have been answered
                 answer = self.answer_after(sentence)
                 if answer is not None:
                     return answer
-                end = sentence.start
-                continue
+                if asks:  # commits to nothing
+                    end = sentence.start
+                    continue
             start, clause_end = self.clause_at(match.start(), sentence)
             if self.commits(start, clause_end):
                 said = self.clause_verdict(start, match)
+                if said == "correct" and (
+                    _EXCEPTION.match(self.text, match.end(), clause_end + _CONTEXT)
+                    or _EXCEPTION.match(self.text, clause_end, clause_end + _CONTEXT)
+                ):
+                    said = "wrong"  # "everything is correct except the last step"
                 if said is not None:
-                    return said
+                    return self.taken_up(said, sentence)
             end = start
         return None
 
