@@ -5,39 +5,54 @@ The reflection is read the way a careful human grader reads it, clause by clause
 1. Quoted text ("...", “...”, 「...」) is the question or someone else's words: it is not
    read. Sentences end at ``. ! ? ; 。！？；`` and line breaks; a sentence splits into
    clauses at commas and colons and before "but", "so", "because", "although", "however",
-   "therefore", 但是, 所以, 因此... (the conjunction opens the next clause).
+   "therefore", "except", 但是, 所以, 因此... (the conjunction opens the next clause).
 2. A judgement is a word that grades the answer: "correct", "right" (as a predicate: "is
    right", "that's not right", "got it right", "the right answer."), "verified",
-   "confirmed", "checks out", "error-free"; "wrong", "incorrect", "mistake", "error",
-   "erroneous", "flawed", "miscalculated"; 正确, 对的, 没错, 无误, 没问题; 错误, 错了, 不对,
-   有误. Not judgements: "the correct value is/should be ..." (a noun phrase naming
-   something else), "to correct the sign" (a verb), "a right triangle", "check for
-   errors", "margin of error".
-3. Negation is scoped to the clause: each "not", "n't", "no", "never", "nothing",
+   "confirmed", "checks out", "error-free", "matches", and as predicates "valid",
+   "accurate", "consistent"; "wrong", "incorrect", "mistake", "error", "erroneous",
+   "flawed", "miscalculated", "missed", "forgot", "overlooked", "off by", and as predicates
+   "invalid", "inaccurate", "inconsistent", "incomplete"; 正确, 对的, 没错, 无误, 没问题,
+   一致; 错误, 错了, 不对, 有误, 有问题, 不完整, 漏掉, 忘了. Not judgements: "the correct value
+   is/should be ..." and "the correct answer" after a preposition ("differs from the
+   correct answer") or opening the sentence: a noun phrase naming something else, as is 正确
+   before a noun (正确答案是7) unless 是 comes first (5是正确答案); "to correct the sign"
+   (a verb), "I matched the coefficients" (an action), "a right triangle", "check for
+   errors", "margin of error". The reader never compares values: "The correct answer is 7,
+   but I got 5." commits to nothing; "..., so my answer is wrong." does.
+3. "correct" made less than correct is a verdict of wrong: "partially", "almost",
+   "nearly", "mostly correct" (部分正确, 几乎正确), and "correct except the final answer".
+4. Negation is scoped to the clause: each "not", "n't", "no", "never", "nothing",
    "none", "without", "cannot", "neither", "nor", "hardly" between the start of the clause
    (or the clause's previous judgement) and a judgement flips it, so "not incorrect" is
-   correct and "I found no errors" is correct. "no doubt", "no question", "not only" and
-   "no matter" negate nothing; a clause-opening "No," or "No it's" is an interjection. A
-   negated "verified"/"confirmed" ("I cannot confirm it") commits to nothing. In Chinese
-   the negation (不, 没, 没有, 无, 并非, 不是) stands right before the word: 不正确, 没有错误.
-4. A clause does not commit when it is a question (its sentence ends in "?", "？" or
+   correct, "I found no errors" is correct and "I don't think it is wrong" is correct.
+   "no doubt", "no question", "not only" and "no matter" negate nothing; a clause-opening
+   "No," or "No it's" is an interjection. A negated "verified"/"confirmed" commits to
+   nothing. In Chinese the negation (不, 没, 没有, 无, 并非, 不是) stands right before the
+   word: 不正确, 没有错误; a negated verb of thinking (不认为, 不觉得) negates the judgement
+   it governs: 我不认为答案是错的 is correct.
+5. A clause does not commit when it is a question (its sentence ends in "?", "？" or
    吗), when it hedges ("might", "maybe", "perhaps", "probably", "could", "would",
-   "should", "if", "whether", "not sure", "let me check", "to verify", "asks", 可能, 也许,
-   是否, 如果...), or when it is concessive ("although", "though", "even if", "despite",
-   虽然, 尽管).
-5. After a question that holds a judgement, a sentence that opens with a bare "Yes" or
-   "No" (是的, 对, 不是) answers it: "Is the answer correct? No." is wrong, "Did I make a
-   mistake? No." is correct.
-6. The concluding judgement decides: the verdict is the last judgement of the last
+   "should", "if", "whether", "not sure", "not confident", "let me check", "to verify",
+   "asks", "cannot confirm/verify/tell", 可能, 也许, 是否, 如果, 无法确认...), or when it is
+   concessive ("although", "though", "even if", "despite", 虽然, 尽管).
+6. After a question that holds a judgement, or a sentence that asks without a question
+   mark ("Let me check if it's wrong."), a sentence that opens with a reply answers it:
+   "Yes"/"No" (是的, 对, 不是), "Absolutely (not)", "Not at all", "None", "It is (not)":
+   "Is the answer correct? No." is wrong, "Did I make a mistake? No." and "Any errors?
+   None." are correct.
+7. The concluding judgement decides: the verdict is the last judgement of the last
    clause that commits, so "I made an arithmetic error earlier, but after fixing it the
    final answer 5 is correct." is correct and "The correct value should be 5, so my
-   answer is wrong." is wrong. None when no clause commits.
+   answer is wrong." is wrong; a sentence right after it that takes it up reverses it
+   ("The answer is correct. Wait, no, it isn't." is wrong) or keeps it ("Yes, it is.").
+   None when no clause commits.
 
 The reflection is read from its end: each search goes back from where the last one
 stopped, in windows that double, so the time is linear in the reflection's length and
 usually only its last sentences are looked at. At most the last 4,096 judgement words are
 read (a real reflection has a few dozen), which bounds the work on a megabyte that repeats
-"right right right..." without committing.
+"right right right..." without committing; what a sentence asks and how it is answered
+are read once per sentence.
 """
 
 from __future__ import annotations
@@ -439,6 +454,7 @@ class _Reading:
             self.short_starts = [match.start() for match in self.short]
         self.budget = _MAX_JUDGEMENTS_READ
         self.answers: dict[int, Verdict | None] = {}
+        self.last_search: list[tuple[int, int, re.Match[str] | None] | None] = [None, None]
         self.checking: dict[int, bool] = {}
 
     def last_judgement_before(self, end: int, floor: int = 0) -> re.Match[str] | None:
@@ -451,10 +467,27 @@ class _Reading:
             index = bisect.bisect_left(self.short_starts, end) - 1
             found = self.short[index] if index >= 0 else None
             return found if found is not None and found.start() >= floor else None
-        if len(self.patterns) == 1:
-            return _last_before(self.patterns[0], self.text, end, floor)
-        found = [_last_before(pattern, self.text, end, floor) for pattern in self.patterns]
+        found = [self.last_match_before(index, end, floor) for index in range(len(self.patterns))]
         return max((match for match in found if match), key=re.Match.start, default=None)
+
+    def last_match_before(self, index: int, end: int, floor: int) -> re.Match[str] | None:
+        """The last match of the ``index``-th judgement pattern starting in ``[floor, end)``.
+
+        The reader goes backwards, so the last search of a pattern answers the next one
+        when it lies within the range searched then: no match starts between the match it
+        found and its end. Without this, a pattern whose last match is far back (English
+        words in a Chinese reflection) would be searched back to it for every judgement of
+        the other pattern.
+        """
+        last = self.last_search[index]
+        if last is not None:
+            searched_end, searched_floor, match = last
+            within = end <= searched_end and floor >= searched_floor
+            if within and (match is None or match.start() < end):
+                return match if match is not None and match.start() >= floor else None
+        match = _last_before(self.patterns[index], self.text, end, floor)
+        self.last_search[index] = (end, floor, match)
+        return match
 
     def judgements(self, start: int, end: int) -> Iterator[re.Match[str]]:
         """The judgement words starting in ``[start, end)``, in order."""
