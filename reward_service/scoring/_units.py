@@ -54,11 +54,10 @@ _UNIT_SPELLINGS: dict[str, tuple[str, ...]] = {
     "week": ("week", "wk"),
     "month": ("month",),
     "year": ("year", "yr"),
-    # speed
+    # speeds besides "unit per unit" and "unit/unit"
     "mi/h": ("mph",),
-    "km/h": ("kph", "kmph", "kmh", "km/h", "km/hr"),
-    "m/s": ("m/s",),
-    "ft/s": ("ft/s", "fps"),
+    "km/h": ("kph", "kmph", "kmh"),
+    "ft/s": ("fps",),
     # money
     "$": ("dollar", "usd", "buck"),
     "cent": ("cent", "¢"),
@@ -147,8 +146,9 @@ class Words:
 
 
 def _tokens(words: str) -> list[str]:
-    """Lower-case tokens, abbreviation periods dropped (``p.m.`` is ``pm``, ``sq.`` is ``sq``)."""
-    return words.lower().replace(".", "").replace("-", " ").split()
+    """Lower-case tokens, abbreviation periods dropped (``p.m.`` is ``pm``, ``sq.`` is
+    ``sq``), a slash a token of its own (``km/h`` is ``km / h``)."""
+    return words.lower().replace(".", "").replace("-", " ").replace("/", " / ").split()
 
 
 def _singular(token: str, vocabulary: dict[str, str] | frozenset[str]) -> str | None:
