@@ -89,7 +89,7 @@ _CLAUSE_BREAK_CJK = re.compile(
 )
 """A clause ends at a comma or colon, and before a conjunction, which opens the next."""
 _ENGLISH_JUDGEMENT = re.compile(
-    r"\b(?:(?P<correct>correct(?:ly)?|right|verified|confirm(?:s|ed)?"
+    r"\b(?=[acefimorvw])(?:(?P<correct>correct(?:ly)?|right|verified|confirm(?:s|ed)?"
     r"|check(?:s|ed)?[ \t]{1,3}out|error-free|mistake-free|accurate(?:ly)?|valid|consistent"
     r"|match(?:es|ed)?)"
     r"|(?P<wrong>incorrect(?:ly)?|wrong(?:ly)?|mistakes?|mistaken(?:ly)?|errors?"
@@ -298,8 +298,9 @@ def _raw_polarity(text: str, match: re.Match[str]) -> Verdict | None:
     if word in _PREDICATE_ONLY and not _is_predicate(text, start):
         return None
     if match.lastgroup == "correct":
-        said = _correct_polarity(text, word, start, end)
-        if said is not None and _previous_words(text, start)[0] in _PARTIAL:
+        previous = _previous_words(text, start)
+        said = _correct_polarity(text, word, (start, end), previous)
+        if said is not None and previous[0] in _PARTIAL:
             return "wrong"  # "partially correct", "almost right"
         return said
     if _is_subject(text, end) and word in ("wrong", "incorrect"):
@@ -311,20 +312,26 @@ def _raw_polarity(text: str, match: re.Match[str]) -> Verdict | None:
     return "wrong"
 
 
-def _correct_polarity(text: str, word: str, start: int, end: int) -> Verdict | None:
+def _correct_polarity(
+    text: str, word: str, span: tuple[int, int], previous: tuple[str, str]
+) -> Verdict | None:
     """What a word of the "correct" group says: None where it names, not grades ("the
-    correct value is 5", "to correct the sign", "compared with the correct answer")."""
+    correct value is 5", "to correct the sign", "compared with the correct answer").
+    ``previous`` holds the two words before it, nearest first."""
+    start, end = span
+    last, before = previous
     if word == "right":
-        return _right_polarity(text, start, end)
-    last, before = _previous_words(text, start)
+        return _right_polarity(text, span, previous)
     if last == "to" or (last == "be" and before == "to"):
         return None  # "to correct the sign", "to match", "for it to be correct"
     if word.startswith("match") and last in ("i", "we", "you"):
         return None  # "I matched the coefficients": what was done, not a grade
     if word.startswith("correct"):
-        if _VERB_OBJECT.match(text, end, end + _CONTEXT) or _is_subject(text, end):
+        if _VERB_OBJECT.match(text, end, end + _CONTEXT):
             return None
         noun = _NOUN_AFTER.match(text, end, end + _CONTEXT)
+        if noun is not None and noun.group("verb") is not None:
+            return None  # the subject of its sentence: "the correct value is 5"
         if noun is not None and not word.endswith("ly") and not _attribute_grades(text, start):
             return None
     return "correct"
@@ -369,11 +376,12 @@ def _attribute_grades(text: str, start: int) -> bool:
     return False
 
 
-def _right_polarity(text: str, start: int, end: int) -> Verdict | None:
+def _right_polarity(text: str, span: tuple[int, int], previous: tuple[str, str]) -> Verdict | None:
     """ "right" grades only as a predicate ("is right", "got it right", "the right answer.")."""
+    start, end = span
     if _RIGHT_NOT_JUDGEMENT.match(text, end, end + _CONTEXT):
         return None
-    last, before = _previous_words(text, start)
+    last, before = previous
     if _ENDS_SENTENCE.match(text, end):  # "Is 12.8 right?"
         return "correct"
     if last in _COPULA or last.endswith(_CONTRACTED_VERBS):
@@ -584,29 +592,40 @@ class _Reading:
             return _OPPOSITE[said]
         return said
 
+    def clause_said(
+        self, match: re.Match[str], clause: tuple[int, int], sentence: _Sentence
+    ) -> Verdict | None:
+        """What the clause of ``match`` says. When it commits: its verdict, wrong when an
+        exception that is the answer follows a "correct" ("everything is correct except
+        the last answer"), as taken up by the next sentence. When it does not: the reply
+        to a sentence that asks without a question mark ("Let me check if it's wrong.
+        It's not."), if any."""
+        start, end = clause
+        if not self.commits(start, end):
+            return self.answer_after(sentence) if self.checks_whether(sentence) else None
+        said = self.clause_verdict(start, match)
+        if said == "correct" and (
+            _EXCEPTION.match(self.text, match.end(), end + _CONTEXT)
+            or _EXCEPTION.match(self.text, end, end + _CONTEXT)
+        ):
+            said = "wrong"
+        return None if said is None else self.taken_up(said, sentence)
+
     def verdict(self) -> Verdict | None:
         """The last judgement of the last clause that commits (see the module docstring)."""
         end = len(self.text)
         while (match := self.last_judgement_before(end)) is not None:
             sentence = self.sentence_at(match.start())
-            asks = sentence.asks(self.text)
-            if asks or self.checks_whether(sentence):  # may have been answered
+            if sentence.asks(self.text):  # commits to nothing, but may have been answered
                 answer = self.answer_after(sentence)
                 if answer is not None:
                     return answer
-                if asks:  # commits to nothing
-                    end = sentence.start
-                    continue
+                end = sentence.start
+                continue
             start, clause_end = self.clause_at(match.start(), sentence)
-            if self.commits(start, clause_end):
-                said = self.clause_verdict(start, match)
-                if said == "correct" and (
-                    _EXCEPTION.match(self.text, match.end(), clause_end + _CONTEXT)
-                    or _EXCEPTION.match(self.text, clause_end, clause_end + _CONTEXT)
-                ):
-                    said = "wrong"  # "everything is correct except the last step"
-                if said is not None:
-                    return self.taken_up(said, sentence)
+            said = self.clause_said(match, (start, clause_end), sentence)
+            if said is not None:
+                return said
             end = start
         return None
 
