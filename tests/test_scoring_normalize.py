@@ -131,6 +131,9 @@ def test_a_whole_percentage_has_two_readings(written: str, readings: tuple[str, 
         ("5 \\text{ squared}", ("5",), set(), "squared"),
         ("5 more", ("5",), set(), "more"),
         ("2 x", ("2 x",), set(), ""),  # bare letters may be symbols: left to the parser
+        ("2\\mathrm{e}", ("2\\mathrm{e}",), set(), ""),  # so is a lone letter that is no unit
+        ("5\\text{s}", ("5",), {"s"}, ""),
+        ("\\text{4 million}, \\text{5 million}", ("4000000, 5000000",), set(), ""),
         # repeating decimals, equations, plus-minus
         ("0.\\overline{6}", ("\\frac{2}{3}",), set(), ""),
         ("0.1\\overline{6}", ("\\frac{1}{6}",), set(), ""),

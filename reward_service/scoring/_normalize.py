@@ -88,6 +88,7 @@ _TEXT_COMMAND_AT_END = re.compile(rf"{_TEXT_COMMAND}\s*$")
 _POWER_AT_END = re.compile(r"\^\s*\{?\s*([23])\s*\}?$")
 _BARE_WORDS_AT_END = re.compile(r"(?<=[\d}])\s+([A-Za-z][A-Za-z./'\- ]*)$")
 _PLAIN_NUMBER_AT_END = re.compile(rf"(?:^|(?<=[\s,(\[=]))({_NUMBER})\s*$")
+_NUMBER_FIRST = re.compile(r"\s*[-+]?\.?\d")
 _TAIL = 64
 """Characters of an answer's end searched for the words after its number: units and
 multipliers are short, and a bounded tail keeps the search linear."""
@@ -173,8 +174,8 @@ class _Rewrite:
             return text
         head, written, power, bare = found
         words = read_words(written, power, bare=bare)
-        if words is None:
-            return text
+        if words is None or (words.qualifier and len(written.strip()) == 1):
+            return text  # a lone letter that is no unit is a symbol: 2\mathrm{e}
         if words.multiplier != 1:
             scaled = _scaled(head, words.multiplier)
             if scaled is None:  # not a plain number: the words are part of the answer
@@ -214,8 +215,8 @@ def _words_at_end(text: str) -> tuple[str, str, str | None, bool] | None:
         if opening < 0 or "}" in content or command is None:
             return None
         head = body[: command.start()].rstrip()
-        if head:
-            return head, content, power, False
+        if head:  # \text{5 cm} ending a list is a number, left to _TEXT_NUMBER
+            return None if _NUMBER_FIRST.match(content) else (head, content, power, False)
         whole = _NUMBER_THEN_WORDS.fullmatch(content)  # \text{4 million}: the whole answer
         return (whole.group(1), whole.group(2), power, False) if whole else None
     bare = _BARE_WORDS_AT_END.search(body, max(0, len(body) - _TAIL))
