@@ -282,8 +282,17 @@ FAMILIES = (
     ),
     Family(
         "90^\\circ \\text{C}",
-        ("90", "90 \\text{ degrees Celsius}"),
-        ("90 \\text{ degrees Fahrenheit}",),
+        ("90", "90 \\text{ degrees Celsius}", "90°C", "90^\\circ C", "90^{\\circ}\\text{C}"),
+        ("90 \\text{ degrees Fahrenheit}", "90^\\circ F", "90^\\circ \\text{F}"),
+    ),
+    Family(
+        "5 \\text{ km}",
+        ("5\\text{千米}", "5 \\text{ kilometers}", "5\\text{公里}"),
+        ("5\\text{米}", "5 m"),
+    ),
+    Family("20\\text{元}", ("20", "20\\text{ 元}"), ("20 \\text{ dollars}", "2")),
+    Family(
+        "3", ("3\\text{rd}", "3\\text{个}", "3\\text{次}"), ("3\\text{ sprockets}", "4\\text{th}")
     ),
     # plus-minus: one sign is the pair of its values, whatever the spacing
     Family(

@@ -108,11 +108,18 @@ def test_a_whole_percentage_has_two_readings(written: str, readings: tuple[str, 
         ("5 \\text{ dollars}", ("5",), {"$"}, ""),
         ("30^\\circ", ("30",), {"deg"}, ""),
         ("90^\\circ \\text{C}", ("90",), {"°C"}, ""),
+        ("90°F", ("90",), {"°F"}, ""),
+        ("90 \\text{ degrees Celsius}", ("90",), {"°C"}, ""),
+        ("5\\text{千米}", ("5",), {"km"}, ""),
+        ("20\\text{元}", ("20",), {"元"}, ""),
         ("80\\%", ("80", "\\frac{80}{100}"), {"%"}, ""),
         # counted nouns: dropped, no unit
         ("204 \\text{ ways}", ("204",), set(), ""),
         ("10\\text{ square units}", ("10",), set(), ""),
         ("5 apples", ("5",), set(), ""),
+        ("5\\text{th}", ("5",), set(), ""),  # an ordinal suffix
+        ("5\\text{个}", ("5",), set(), ""),
+        ("5\\text{ sprockets}", ("5",), set(), "sprockets"),  # not in the list: kept
         # multipliers: applied exactly, with the unit after them
         ("4 \\text{ million}", ("4000000",), set(), ""),
         ("\\text{4 million}", ("4000000",), set(), ""),

@@ -71,9 +71,14 @@ _GROUP_SEPARATORS = re.compile(_GROUP_SEPARATOR)
 _NEGATIVE_SPACE = re.compile(r"\\!")
 _SPACE_COMMAND = re.compile(r"\\(?:[,;: ]|q?quad(?![A-Za-z]))|~")
 _DOLLAR = re.compile(r"\\\$|\\(?:text|mbox)\s*\{\s*\\?\$\s*\}")
-_DEGREE = re.compile(
+_DEGREE_SIGN = (
     r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\^\s*\{\s*\\degree\s*\}|\\degree(?![A-Za-z])|°"
 )
+_DEGREE = re.compile(_DEGREE_SIGN)
+_TEMPERATURE = re.compile(
+    rf"(?:{_DEGREE_SIGN})\s*(?:{_TEXT_COMMAND}\s*\{{\s*([CF])\s*\}}|([CF])(?![A-Za-z]))"
+)
+"""``90^\\circ C``, ``90°\\text{F}``: a degree sign and its scale, one unit."""
 _PERCENT = re.compile(
     rf"{_TEXT_COMMAND}\s*\{{\s*(?:\\%|%|percent(?:age)?|pct)\s*\}}"
     r"|\\%|%|\b(?:percent(?:age)?|pct)\b"
@@ -147,6 +152,7 @@ class _Rewrite:
         text = _NEGATIVE_SPACE.sub("", text)
         text = _SPACE_COMMAND.sub(" ", text)
         text = self._drop(_DOLLAR, "$", text)
+        text = _TEMPERATURE.sub(self._temperature, text)
         text = self._drop(_DEGREE, "deg", text)
         text = _REPEATING_DECIMAL.sub(_repeating_decimal, text)
         text = _TRAILING_PERIOD.sub("", text.strip())
@@ -165,6 +171,10 @@ class _Rewrite:
         if dropped != text:
             self.units.add(unit)
         return dropped
+
+    def _temperature(self, match: re.Match[str]) -> str:
+        self.units.add("°" + (match.group(1) or match.group(2)))
+        return ""
 
     def _trailing_words(self, text: str) -> str:
         """The text without the words after its number: a unit goes, a multiplier is

@@ -68,8 +68,16 @@ _UNIT_SPELLINGS: dict[str, tuple[str, ...]] = {
     "°C": ("celsius", "°c"),
     "°F": ("fahrenheit", "°f"),
 }
+_CHINESE_UNITS = {
+    **{"毫米": "mm", "厘米": "cm", "分米": "dm", "米": "m", "千米": "km", "公里": "km"},
+    **{"平方厘米": "cm^2", "平方米": "m^2", "立方厘米": "cm^3", "立方米": "m^3"},
+    **{"克": "g", "千克": "kg", "公斤": "kg", "升": "l", "毫升": "ml", "秒": "s"},
+    **{"分钟": "min", "小时": "h", "天": "day", "年": "year", "岁": "year", "元": "元"},
+    "度": "deg",
+}
 UNITS: dict[str, str] = {
-    spelling: unit for unit, spellings in _UNIT_SPELLINGS.items() for spelling in spellings
+    **{spelling: unit for unit, spellings in _UNIT_SPELLINGS.items() for spelling in spellings},
+    **_CHINESE_UNITS,
 }
 """Each spelling of a unit (singular, lower case) and the one it is compared in."""
 
@@ -96,10 +104,13 @@ COUNTED = frozenset(
         *("movie", "photo", "picture", "vote", "voter", "mark", "goal", "basket", "match"),
         *("sequence", "string", "path", "route", "subset", "pair", "triple", "region", "cube"),
         *("sphere", "circle", "square", "pentagon", "hexagon", "polygon", "die", "dice", "time"),
+        *("st", "nd", "rd", "th"),  # ordinal suffixes: 5\\text{th}
+        *("个", "人", "次", "种", "只", "条", "张", "本", "辆", "件", "名", "位", "支", "根", "道"),
     }
 )
-"""Nouns that name what a number counts (``6 \\text{ ways}``): dropped like a unit, but
-two of them never make answers differ (``6 ways`` and ``6 arrangements`` are one answer)."""
+"""Nouns that name what a number counts (``6 \\text{ ways}``, ``5\\text{个}``) and ordinal
+suffixes: dropped like a unit, but two of them never make answers differ (``6 ways`` and
+``6 arrangements`` are one answer)."""
 
 MULTIPLIERS = {
     "hundred": 100,
