@@ -99,10 +99,14 @@ FAMILIES = (
     Family(
         "80\\%",
         ("80", "80\\%", "0.8", "\\frac{4}{5}", "80 \\%", "80 percent", "80%", "80\\%."),
-        ("8", "0.08", "20\\%", "8\\%"),
+        ("8", "0.08", "20\\%", "8\\%", "0.8\\%", "8000\\%", "\\$80"),
     ),
     Family("80", ("80\\%", "80", "80 \\%", "\\text{80}"), ("0.8", "8\\%")),
-    Family("12.5\\%", ("12.5", "0.125", "\\frac{1}{8}", "12.5 \\%"), ("125", "1.25")),
+    Family("12.5\\%", ("12.5", "0.125", "\\frac{1}{8}", "12.5 \\%"), ("125", "1.25", "0.125\\%")),
+    # two percentages compare their numbers only
+    Family("25\\%", ("25\\%", "25 percent", "0.25", "\\frac14"), ("0.25\\%", "2500\\%", "\\$25")),
+    Family("100\\%", ("1", "100", "100\\%"), ("1\\%", "10000\\%")),
+    Family("5\\%", ("5", "0.05", "5 \\text{ percent}"), ("5 \\text{ dollars}", "\\$5", "0.05\\%")),
     Family("28", ("28\\%", "28 pct", "28"), ("0.28", "\\frac{28}{100}")),
     Family("0.28", ("28\\%", "0.28"), ("28",)),
     # degrees, from either side
@@ -184,7 +188,8 @@ FAMILIES = (
     # equations, expressions, inequalities
     Family("x^2 - 1", ("(x-1)(x+1)", "(x+1)(x-1)", "x^2-1"), ("x^2+1", "(x-1)^2")),
     Family("y = 2x + 3", ("y=2x+3", "y = 3 + 2x", "y - 3 = 2x"), ("y = 2x - 3", "y = 3x + 2")),
-    Family("x = 5", ("5", "x=5", "x = 5"), ("x = 6", "6")),
+    Family("x = 5", ("5", "x=5", "x = 5", "5 = x"), ("x = 6", "6", "6 = x")),
+    Family("5", ("5 = x", "x = 5", "5 = a_1"), ("6 = x", "x = 6")),
     Family("x \\geq 5", ("x \\ge 5", "5 \\leq x", "x\\geq5"), ("x > 5", "x \\leq 5")),
     Family("2 \\sin b \\cos a", ("2\\sin b\\cos a", "2 \\cos a \\sin b"), ("2 \\sin a \\cos b",)),
     Family("\\frac{x+2}{7}", ("\\frac{x}{7}+\\frac{2}{7}", "\\frac{2+x}{7}"), ("\\frac{x+2}{5}",)),
@@ -196,6 +201,144 @@ FAMILIES = (
         ("3 \\times 10^{5}", "300{,}000", "3\\cdot 10^5", "300\\,000"),
         ("3 \\times 10^{4}",),
     ),
+    # clock times: AM/PM is part of the answer
+    Family(
+        "3 \\text{ PM}",
+        ("3 \\text{ PM}", "3 \\text{ p.m.}", "\\text{3 PM}", "3 pm", "3\\text{pm}"),
+        ("3 \\text{ AM}", "3", "3 \\text{ a.m.}", "4 \\text{ PM}"),
+    ),
+    Family(
+        "\\text{12 noon}",
+        ("12 \\text{ PM}", "\\text{12 noon}", "12 \\text{ noon}"),
+        ("\\text{12 midnight}", "12 \\text{ AM}", "12"),
+    ),
+    # multipliers are applied, never dropped
+    Family(
+        "4000000",
+        ("4 \\text{ million}", "\\text{4 million}", "4\\,000\\,000", "4 \\times 10^6", "4 million"),
+        ("4", "4 \\text{ thousand}", "4 \\text{ billion}", "40 \\text{ million}"),
+    ),
+    Family(
+        "1500000",
+        ("1.5 \\text{ million dollars}", "\\$1.5\\text{ million}", "1.5 \\text{ million}"),
+        ("1.5", "15 \\text{ million}", "1.5 \\text{ billion}"),
+    ),
+    Family(
+        "24", ("2 \\text{ dozen}", "24", "2 \\text{ dozen eggs}"), ("2", "2 \\text{ dozens of}")
+    ),
+    Family("300", ("3 \\text{ hundred}", "300"), ("3",)),
+    # words that change the number are part of the answer; counted nouns are not
+    Family(
+        "5",
+        ("5", "5 \\text{ apples}", "5 \\text{ ways}", "5 \\text{ times}", "5 \\text{ people}"),
+        (
+            *(
+                "5 \\text{ or more}",
+                "\\text{5 or more}",
+                "5 \\text{ or less}",
+                "5 \\text{ at most}",
+            ),
+            *("5 \\text{ squared}", "5 \\text{ million}", "\\$5\\text{ million}", "5 \\text{ PM}"),
+            *("5 \\text{ thousand}", "5 \\text{ dozen}", "5 \\text{ hundred}", "5 more"),
+        ),
+    ),
+    Family(
+        "\\text{5 or more}",
+        ("5 \\text{ or more}", "\\text{5 or more}"),
+        ("5", "5 \\text{ or less}"),
+    ),
+    # units: one spelling each, and two different units are never equal
+    Family(
+        "5 \\text{ cm}",
+        ("5", "5 cm", "5 \\text{ centimeters}", "5\\text{ cm}", "\\text{5 cm}", "5\\,\\mathrm{cm}"),
+        ("5 \\text{ m}", "5 \\text{ mm}", "5 \\text{ cm}^2", "5 \\text{ km}", "5 \\text{ in}", "6"),
+    ),
+    Family(
+        "5 \\text{ minutes}",
+        ("5", "5 \\text{ min}", "5 \\text{ mins}", "5 minutes", "5 \\text{ minute}"),
+        ("5 \\text{ hours}", "5 \\text{ seconds}", "5 \\text{ s}", "5 \\text{ days}"),
+    ),
+    Family(
+        "6 \\text{ cm}^2",
+        ("6", "6 \\text{ square centimeters}", "6 \\text{ sq cm}", "6\\text{ cm}^{2}"),
+        ("6 \\text{ cm}", "6 \\text{ cm}^3", "6 \\text{ m}^2", "6 \\text{ cubic cm}"),
+    ),
+    Family(
+        "5 \\text{ kg}", ("5 \\text{ kilograms}", "5", "5 kg"), ("5 \\text{ g}", "5 \\text{ lb}")
+    ),
+    Family(
+        "5 \\text{ mL}", ("5 \\text{ milliliters}", "5 ml"), ("5 \\text{ L}", "5 \\text{ liters}")
+    ),
+    Family(
+        "5 \\text{ ft}",
+        ("5 \\text{ feet}", "5 \\text{ foot}", "5"),
+        ("5 \\text{ in}", "5 \\text{ yd}"),
+    ),
+    Family("\\$5", ("5", "5 \\text{ dollars}", "\\$5.00", "\\$ 5"), ("5\\%", "5 \\text{ cents}")),
+    Family(
+        "60 \\text{ mph}",
+        ("60 \\text{ miles per hour}", "60", "60 \\text{ mi/h}", "60 mph"),
+        ("60 \\text{ km/h}", "60 \\text{ miles}", "60 \\text{ m/s}"),
+    ),
+    Family(
+        "90^\\circ \\text{C}",
+        ("90", "90 \\text{ degrees Celsius}", "90°C", "90^\\circ C", "90^{\\circ}\\text{C}"),
+        ("90 \\text{ degrees Fahrenheit}", "90^\\circ F", "90^\\circ \\text{F}"),
+    ),
+    Family(
+        "5 \\text{ km}",
+        ("5\\text{千米}", "5 \\text{ kilometers}", "5\\text{公里}"),
+        ("5\\text{米}", "5 m"),
+    ),
+    Family("20\\text{元}", ("20", "20\\text{ 元}"), ("20 \\text{ dollars}", "2")),
+    Family(
+        "3", ("3\\text{rd}", "3\\text{个}", "3\\text{次}"), ("3\\text{ sprockets}", "4\\text{th}")
+    ),
+    # plus-minus: one sign is the pair of its values, whatever the spacing
+    Family(
+        "\\frac{-1 \\pm \\sqrt{5}}{2}",
+        (
+            *("\\frac{-1\\pm\\sqrt{5}}{2}", "\\frac{-1+\\sqrt5}{2}, \\frac{-1-\\sqrt5}{2}"),
+            *("\\frac{-1}{2} \\pm \\frac{\\sqrt{5}}{2}", "x = \\frac{-1 \\pm \\sqrt{5}}{2}"),
+            "\\frac{-1 \\mp \\sqrt{5}}{2}",
+        ),
+        ("\\frac{-1+\\sqrt{5}}{2}", "\\frac{1 \\pm \\sqrt{5}}{2}", "\\frac{-1 \\pm \\sqrt{5}}{4}"),
+    ),
+    Family(
+        "\\frac{3\\pm\\sqrt{5}}{4}",
+        (
+            "\\frac{6\\pm2\\sqrt{5}}{8}",
+            "\\frac34 \\pm \\frac{\\sqrt5}{4}",
+            "\\frac{3 \\pm \\sqrt{5}}{4}",
+        ),
+        ("\\frac{3\\pm\\sqrt{7}}{4}", "\\frac{3\\pm\\sqrt{5}}{2}"),
+    ),
+    Family(
+        "\\pm\\frac{1}{2}", ("\\frac{\\pm 1}{2}", "\\frac12, -\\frac12", "\\pm 0.5"), ("\\frac12",)
+    ),
+    # repeating decimals are their fractions
+    Family(
+        "\\frac{2}{3}",
+        ("0.\\overline{6}", "0.\\overline{66}", "\\frac{4}{6}", "0.\\overline6"),
+        ("0.6", "0.66", "0.67", "6", "0"),
+    ),
+    Family(
+        "0.\\overline{3}",
+        ("\\frac{1}{3}", "0.\\overline{33}", "\\frac{3}{9}"),
+        ("0.3", "0.33", "3"),
+    ),
+    Family("\\frac{1}{6}", ("0.1\\overline{6}",), ("0.16", "0.1\\overline{7}")),
+    Family("\\frac{1}{7}", ("0.\\overline{142857}",), ("0.\\overline{142856}",)),
+    Family("\\frac{4}{11}", ("0.\\overline{36}",), ("0.36",)),
+    Family("\\frac{4}{3}", ("1.\\overline{3}",), ("1.3",)),
+    Family("1", ("0.\\overline{9}", "1"), ("0.9", "0.\\overline{8}")),
+    # inequalities and intervals, from either side
+    Family(
+        "(-\\infty, 3)", ("x < 3", "3 > x", "(-\\infty,3)"), ("x \\le 3", "x > 3", "(-\\infty, 3]")
+    ),
+    Family("[2, \\infty)", ("x \\ge 2", "x \\geq 2", "2 \\le x"), ("x > 2", "x \\le 2")),
+    Family("(-2, 3)", ("-2 < x < 3",), ("-2 \\le x < 3", "(-2, 3]")),
+    Family("x < 3", ("(-\\infty, 3)", "x<3"), ("(-\\infty, 3]", "x > 3")),
     # units in the label
     Family("125\\text{ miles}", ("125", "125 \\text{ miles}", "125\\textnormal{ miles}"), ("152",)),
     Family("15\\mbox{ cm}^2", ("15", "15\\text{ cm}^2", "15 \\text{ cm}^{2}"), ("25",)),
@@ -220,7 +363,6 @@ UNSETTLED = (
     ("10, 4, -2", "4, 10, -2"),
     ("(10, 4, -2)", "\\{4, 10, -2\\}"),
     # text with connectives, ranges
-    ("\\text{5 or more}", "5"),
     ("12 \\text{ and } 13", "12, 13"),
     ("5 \\text{ to } 7", "5"),
     # approximations

@@ -19,6 +19,18 @@ from reward_service.scoring._extract import extract_answer, find_boxes
         ("<think>\\boxed{1}</think> answer \\boxed{2}", "2"),
         ("<think>\\boxed{1}</think> no box here", None),
         ("<think>t</think> \\boxed{3} <reflection>\\boxed{4} is it</reflection>", "3"),
+        # the answer ends at the first <reflection> and starts after the last </think>
+        # before it: a </think> inside or after the reflection does not move it
+        ("<think>t</think> \\boxed{3} <reflection>Hmm </think> so \\boxed{5}.</reflection>", "3"),
+        ("<think>t</think> \\boxed{3} <reflection>ok</reflection> </think> \\boxed{5}", "3"),
+        (
+            "<think>t</think> \\boxed{3} <reflection>ok</reflection></think>\\boxed{5}"
+            "<reflection>Correct.</reflection>",
+            "3",
+        ),
+        ("\\boxed{2} <reflection>r</reflection> </think> \\boxed{5}", "2"),
+        ("<think>a</think> \\boxed{1} </think> \\boxed{4} <reflection>r</reflection>", "4"),
+        ("<reflection>early</reflection><think>t</think> \\boxed{1}", None),
         ("\\boxed{ 12.8 }", "12.8"),
         ("\\boxed{}", None),
         ("\\boxed{12.8", None),

@@ -86,3 +86,28 @@ def test_end_of_sequence_tail_is_stripped_in_one_pass(text: str, stripped: str) 
     timeout is the backstop; benchmarks/RESULTS.md has the times."""
     assert _strip_end_of_sequence(text) == stripped
     assert format_failures(GOOD + text[len(stripped) :]) == ()
+
+
+@pytest.mark.parametrize(
+    ("response", "failures"),
+    [
+        (
+            "<think>t</think> \\boxed{3} <reflection>Hmm </think> so \\boxed{5}.</reflection>",
+            ("think_block", "reflection_block"),
+        ),
+        (
+            "<think>t</think> \\boxed{3} <reflection>ok</reflection></think> \\boxed{5}",
+            ("think_block", "clean_ending"),
+        ),
+        (
+            "<think>a</think> \\boxed{1} </think> \\boxed{4} <reflection>r</reflection>",
+            ("think_block",),  # one box where the answer is read (4); the think block is not one
+        ),
+    ],
+)
+def test_the_answer_rule_reads_where_the_answer_is_read(
+    response: str, failures: tuple[str, ...]
+) -> None:
+    """The boxed-answer rule looks where extraction takes the answer from: after the last
+    ``</think>`` before the first ``<reflection>``; a stray tag elsewhere breaks its own rule."""
+    assert format_failures(response) == failures

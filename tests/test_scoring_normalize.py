@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reward_service.scoring import MultiSignalMathReward, normalize_answer
-from reward_service.scoring._normalize import answer_readings
+from reward_service.scoring._normalize import NormalForm, comparable_readings, normal_form
 from reward_service.scoring._verify import verify_answer
 from tests.answer_corpus import all_pairs, qwen_response
 
@@ -36,7 +36,7 @@ from tests.answer_corpus import all_pairs, qwen_response
         ("12.8 mph", "12.8"),
         ("4 square feet", "4"),
         ("\\frac{1}{3}\\text{ meters}", "\\frac{1}{3}"),
-        ("\\text{5 or more}", "\\text{5 or more}"),  # a phrase, not a unit
+        ("\\text{5 or more}", "5 \\text{ or more}"),  # a phrase, not a unit: kept
         ("\\text{Evelyn}", "\\text{Evelyn}"),
         ("x \\text{ is even}", "x \\text{ is even}"),
         ("2 x", "2 x"),  # a symbol after a number is never a unit
@@ -87,7 +87,102 @@ def test_normalize_answer(written: str, normalised: str) -> None:
     ],
 )
 def test_a_whole_percentage_has_two_readings(written: str, readings: tuple[str, ...]) -> None:
-    assert answer_readings(written) == readings
+    assert normal_form(written).readings == readings
+
+
+@pytest.mark.parametrize(
+    ("written", "readings", "units", "qualifier"),
+    [
+        # units: dropped, remembered in one spelling
+        ("5 \\text{ cm}", ("5",), {"cm"}, ""),
+        ("5 centimeters", ("5",), {"cm"}, ""),
+        ("\\text{5 cm}", ("5",), {"cm"}, ""),
+        ("15\\mbox{ cm}^2", ("15",), {"cm^2"}, ""),
+        ("6 \\text{ square centimeters}", ("6",), {"cm^2"}, ""),
+        ("4 square feet", ("4",), {"ft^2"}, ""),
+        ("12.8\\text{ miles per hour}", ("12.8",), {"mi/h"}, ""),
+        ("12.8 mph", ("12.8",), {"mi/h"}, ""),
+        ("60 \\text{ km/h}", ("60",), {"km/h"}, ""),
+        ("5 \\text{ mins}", ("5",), {"min"}, ""),
+        ("\\$5", ("5",), {"$"}, ""),
+        ("5 \\text{ dollars}", ("5",), {"$"}, ""),
+        ("30^\\circ", ("30",), {"deg"}, ""),
+        ("90^\\circ \\text{C}", ("90",), {"°C"}, ""),
+        ("90°F", ("90",), {"°F"}, ""),
+        ("90 \\text{ degrees Celsius}", ("90",), {"°C"}, ""),
+        ("5\\text{千米}", ("5",), {"km"}, ""),
+        ("20\\text{元}", ("20",), {"元"}, ""),
+        ("80\\%", ("80", "\\frac{80}{100}"), {"%"}, ""),
+        # counted nouns: dropped, no unit
+        ("204 \\text{ ways}", ("204",), set(), ""),
+        ("10\\text{ square units}", ("10",), set(), ""),
+        ("5 apples", ("5",), set(), ""),
+        ("5\\text{th}", ("5",), set(), ""),  # an ordinal suffix
+        ("5\\text{个}", ("5",), set(), ""),
+        ("5\\text{ sprockets}", ("5",), set(), "sprockets"),  # not in the list: kept
+        # multipliers: applied exactly, with the unit after them
+        ("4 \\text{ million}", ("4000000",), set(), ""),
+        ("\\text{4 million}", ("4000000",), set(), ""),
+        ("1.5 \\text{ million dollars}", ("1500000",), {"$"}, ""),
+        ("\\$5\\text{ million}", ("5000000",), {"$"}, ""),
+        ("2.5 \\text{ dozen}", ("30",), set(), ""),
+        ("-0.25 \\text{ thousand}", ("-250",), set(), ""),
+        ("\\frac{1}{2} \\text{ million}", ("\\frac{1}{2}",), set(), "million"),  # no plain number
+        # other words: the qualifier, one spelling for the clock
+        ("3 \\text{ PM}", ("3",), set(), "pm"),
+        ("3 \\text{ p.m.}", ("3",), set(), "pm"),
+        ("3 pm", ("3",), set(), "pm"),
+        ("\\text{12 noon}", ("12",), set(), "pm"),
+        ("\\text{12 midnight}", ("12",), set(), "am"),
+        ("5 \\text{ or more}", ("5",), set(), "or more"),
+        ("5 \\text{ squared}", ("5",), set(), "squared"),
+        ("5 more", ("5",), set(), "more"),
+        ("2 x", ("2 x",), set(), ""),  # bare letters may be symbols: left to the parser
+        ("2\\mathrm{e}", ("2\\mathrm{e}",), set(), ""),  # so is a lone letter that is no unit
+        ("5\\text{s}", ("5",), {"s"}, ""),
+        ("\\text{4 million}, \\text{5 million}", ("4000000, 5000000",), set(), ""),
+        # repeating decimals, equations, plus-minus
+        ("0.\\overline{6}", ("\\frac{2}{3}",), set(), ""),
+        ("0.1\\overline{6}", ("\\frac{1}{6}",), set(), ""),
+        ("1.\\overline{3}", ("\\frac{4}{3}",), set(), ""),
+        ("0.\\overline{9}", ("1",), set(), ""),
+        ("-0.\\overline{09}", ("-\\frac{1}{11}",), set(), ""),
+        ("5 = x", ("x = 5",), set(), ""),
+        ("\\frac{1}{2} = a_1", ("a_1 = \\frac{1}{2}",), set(), ""),
+        ("7 = 11a+c", ("7 = 11a+c",), set(), ""),  # no lone variable on the right
+        ("1\\pm\\sqrt{2}", ("1+\\sqrt{2}, 1-\\sqrt{2}",), set(), ""),
+        (
+            "\\frac{-1 \\pm \\sqrt{5}}{2}",
+            ("\\frac{-1 + \\sqrt{5}}{2}, \\frac{-1 - \\sqrt{5}}{2}",),
+            set(),
+            "",
+        ),
+        ("1 \\pm 2, 3", ("1 \\pm 2, 3",), set(), ""),  # a list: left to math-verify
+        ("x \\equiv 1 \\pmod{3}", ("x \\equiv 1 \\pmod{3}",), set(), ""),
+    ],
+)
+def test_normal_form(
+    written: str, readings: tuple[str, ...], units: set[str], qualifier: str
+) -> None:
+    assert normal_form(written) == NormalForm(readings, frozenset(units), qualifier)
+
+
+@pytest.mark.parametrize(
+    ("answer", "label", "pairs"),
+    [
+        ("80", "80\\%", [(0, 0), (0, 1)]),  # a percentage: its number and its value
+        ("0.8\\%", "80\\%", [(0, 0)]),  # two percentages: their numbers only
+        ("5 \\text{ cm}", "5", [(0, 0)]),  # a unit on one side only goes
+        ("5 \\text{ cm}", "5 \\text{ centimeters}", [(0, 0)]),
+        ("5 \\text{ cm}", "5 \\text{ m}", []),  # two different units
+        ("\\$5", "5\\%", []),
+        ("3 \\text{ PM}", "3", []),  # words on one side only
+        ("3 \\text{ PM}", "3 \\text{ AM}", []),
+        ("3 \\text{ p.m.}", "\\text{3 PM}", [(0, 0)]),
+    ],
+)
+def test_comparable_readings(answer: str, label: str, pairs: list[tuple[int, int]]) -> None:
+    assert comparable_readings(normal_form(answer), normal_form(label)) == pairs
 
 
 # Hendrycks et al.'s MATH grader (modeling/math_equivalence.py, is_equiv/strip_string) and
@@ -182,8 +277,28 @@ def test_normalising_twice_changes_nothing(written: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["1" * 2**20, "1\\,000" * 150_000, "$" * 2**20, "i " * 2**19, "5" + " " * 2**20 + "cm"],
-    ids=["digits", "digit groups", "dollars", "imaginary units", "spaces"],
+    [
+        *("1" * 2**20, "1\\,000" * 150_000, "$" * 2**20, "i " * 2**19, "5" + " " * 2**20 + "cm"),
+        "5 \\text{" + "cm " * 350_000 + "}",
+        "5\\text{ cm}" * 100_000,
+        "\\text{" + "5 cm}" * 200_000,
+        "1" * 2**20 + " million",
+        "5 " + "a " * 2**19,
+        "0." + "3" * 2**20 + "\\overline{3}",
+        "0.\\overline{3}" * 80_000,
+        "\\pm" * 2**18,
+        "1 \\pm " + "x" * 2**20,
+        "=" * 2**20,
+        "5 = " + "x" * 2**20,
+        " " * 2**20 + "\\text{ cm}",
+        "{" * 2**20 + "\\text{ cm}",
+    ],
+    ids=[
+        *("digits", "digit groups", "dollars", "imaginary units", "spaces"),
+        *("unit words", "units", "text numbers", "multiplier", "bare words"),
+        *("repeating digits", "repeating decimals", "plus-minus signs", "plus-minus"),
+        *("equals signs", "equation", "spaces before a unit", "braces before a unit"),
+    ],
 )
 def test_a_megabyte_is_normalised_in_one_pass(text: str) -> None:
     """Long inputs (the dashboard normalises whatever the answer was): the pytest timeout

@@ -26,6 +26,10 @@ def test_the_corpus_covers_every_class() -> None:
     assert {"question answered", "no doubt, no errors", "not right", "hedges"} <= classes
     assert {"conclusion after discussion", "double negatives", "chinese"} <= classes
     assert {"quoting the question", "questions", "no verdict"} <= classes
+    # the classes of the adversarial review (issue 16's follow-up)
+    assert {"noun phrases", "stated comparison", "negated thinking", "replies"} <= classes
+    assert {"qualified verdicts", "self-reversal", "cannot confirm", "policy"} <= classes
+    assert {"more judgement words"} <= classes
     assert {case["verdict"] for case in CORPUS} == {"correct", "wrong", None}
 
 
@@ -57,6 +61,36 @@ def test_reads_the_corpus_like_a_careful_grader(case: dict[str, str | None]) -> 
     ],
 )
 def test_the_measured_misreads_are_read_right(reflection: str, verdict: str) -> None:
+    assert classify_verdict(reflection) == verdict
+
+
+REFLECTION_DECISIONS = {
+    # reflection: (verdict, why); each is also a row of the corpus ("policy", "stated
+    # comparison"), this says why
+    "The correct answer is 7, but I got 5.": (
+        None,
+        "the reader grades words, never compares values: a stated comparison commits only "
+        'with a judgement ("..., so my answer is wrong")',
+    ),
+    "The correct answer is 5, and my answer is 5.": (None, "as above, for a match"),
+    "The answer is correct but the reasoning is wrong.": (
+        "wrong",
+        "the last clause that commits decides; a reflection that undermines its answer is "
+        'never paid as a confident "correct"',
+    ),
+    "I cannot find an error, but I'm not sure the answer is correct.": (
+        "correct",
+        'a hedge commits to nothing, so the clause before it decides (as for "might")',
+    ),
+    "The answer should be correct.": (None, '"should" hedges, like "might"'),
+}
+"""Readings a reviewer may dispute, decided on purpose (README, "What counts as a right
+answer")."""
+
+
+@pytest.mark.parametrize(("reflection", "decision"), REFLECTION_DECISIONS.items(), ids=str)
+def test_decided_readings(reflection: str, decision: tuple[str | None, str]) -> None:
+    verdict, _why = decision
     assert classify_verdict(reflection) == verdict
 
 
@@ -137,8 +171,17 @@ def test_no_negation_outside_its_clause_flips_a_verdict(
         ("the right angle " * 65_000, None),
         ("might be wrong, " * 65_000, None),
         ("Is it wrong? " * 80_000 + "No.", "correct"),
+        ("right angle " * 87_000 + "中", None),
+        ("正确答案" * 90_000, None),
+        ("Let me check if it's wrong. " * 40_000, None),
+        ("Is it right? Absolutely. " * 42_000, "correct"),
+        ("The answer is correct. Wait, no, it isn't. " * 24_000, "wrong"),
     ],
-    ids=["long reflection", "one long clause", "words that grade nothing", "hedges", "asked"],
+    ids=[
+        *("long reflection", "one long clause", "words that grade nothing", "hedges", "asked"),
+        *("English that grades nothing in Chinese", "noun phrases", "checks", "replies"),
+        "reversals",
+    ],
 )
 def test_a_megabyte_is_read_in_one_pass(reflection: str, verdict: str | None) -> None:
     """About 1 MiB each: the reading goes back from the end without re-reading, and stops

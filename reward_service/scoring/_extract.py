@@ -77,22 +77,25 @@ def find_boxes(text: str) -> list[Box]:
     return boxes
 
 
-def answer_region(response: str) -> str:
-    """The part of a response that holds the final answer.
+def answer_span(response: str) -> tuple[int, int]:
+    """Where the part of a response that holds the final answer starts and ends.
 
-    That is the text after the last ``</think>`` (the whole response when there is
-    none), cut before the first ``<reflection>`` that follows, so a reflection that
-    restates an answer cannot replace it.
+    It ends at the first ``<reflection>`` (the end of the response when there is none), so
+    a reflection that restates an answer cannot replace it, and starts after the last
+    ``</think>`` before that (the response's start when there is none): a ``</think>``
+    inside or after the reflection does not move the answer.
     """
-    think_end = response.rfind(THINK_CLOSE)
-    start = 0 if think_end < 0 else think_end + len(THINK_CLOSE)
-    reflection = response.find(REFLECTION_OPEN, start)
-    return response[start:] if reflection < 0 else response[start:reflection]
+    reflection = response.find(REFLECTION_OPEN)
+    end = len(response) if reflection < 0 else reflection
+    think_end = response.rfind(THINK_CLOSE, 0, end)
+    return (0 if think_end < 0 else think_end + len(THINK_CLOSE)), end
 
 
 def extract_answer(response: str) -> str | None:
-    """The content of the last balanced, non-empty box in the answer region, stripped."""
-    for box in reversed(find_boxes(answer_region(response))):
+    """The content of the last balanced, non-empty box in the answer's part of the response
+    (:func:`answer_span`), stripped."""
+    start, end = answer_span(response)
+    for box in reversed(find_boxes(response[start:end])):
         if box.content is not None and box.content.strip():
             return box.content.strip()
     return None

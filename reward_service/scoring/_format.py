@@ -53,6 +53,10 @@ def _first(tags: list[Tag], name: str) -> Tag | None:
     return next((tag for tag in tags if tag[0] == name), None)
 
 
+def _last_before(tags: list[Tag], name: str, position: int) -> Tag | None:
+    return next((tag for tag in reversed(tags) if tag[0] == name and tag[1] < position), None)
+
+
 def _block_is_well_formed(text: str, tags: list[Tag], open_tag: str, close_tag: str) -> bool:
     """Exactly one non-empty ``open_tag…close_tag`` block holding no other tag."""
     names = [tag[0] for tag in tags]
@@ -65,7 +69,8 @@ def _block_is_well_formed(text: str, tags: list[Tag], open_tag: str, close_tag: 
 
 
 def _answer_has_one_box(text: str, think_end: Tag, reflection: Tag) -> bool:
-    """Between ``</think>`` and ``<reflection>`` sits exactly one balanced, non-empty box."""
+    """Between ``</think>`` and ``<reflection>`` (where the answer is read, see
+    :func:`~._extract.answer_span`) sits exactly one balanced, non-empty box."""
     boxes = find_boxes(text[think_end[2] : reflection[1]])
     return len(boxes) == 1 and bool(boxes[0].content and boxes[0].content.strip())
 
@@ -83,8 +88,9 @@ def format_failures(response: str) -> tuple[str, ...]:
     scan; no check copies the long think block.
     """
     tags = [(match.group(), match.start(), match.end()) for match in _TAG.finditer(response)]
-    think_end, reflection = _first(tags, THINK_CLOSE), _first(tags, REFLECTION_OPEN)
-    in_order = think_end is not None and reflection is not None and reflection[1] > think_end[1]
+    reflection = _first(tags, REFLECTION_OPEN)
+    think_end = None if reflection is None else _last_before(tags, THINK_CLOSE, reflection[1])
+    in_order = think_end is not None and reflection is not None
     checks = {
         THINK_FIRST: _LEADING_THINK.match(response) is not None,
         THINK_BLOCK: _block_is_well_formed(response, tags, THINK_OPEN, THINK_CLOSE),

@@ -5,39 +5,54 @@ The reflection is read the way a careful human grader reads it, clause by clause
 1. Quoted text ("...", “...”, 「...」) is the question or someone else's words: it is not
    read. Sentences end at ``. ! ? ; 。！？；`` and line breaks; a sentence splits into
    clauses at commas and colons and before "but", "so", "because", "although", "however",
-   "therefore", 但是, 所以, 因此... (the conjunction opens the next clause).
+   "therefore", "except", 但是, 所以, 因此... (the conjunction opens the next clause).
 2. A judgement is a word that grades the answer: "correct", "right" (as a predicate: "is
    right", "that's not right", "got it right", "the right answer."), "verified",
-   "confirmed", "checks out", "error-free"; "wrong", "incorrect", "mistake", "error",
-   "erroneous", "flawed", "miscalculated"; 正确, 对的, 没错, 无误, 没问题; 错误, 错了, 不对,
-   有误. Not judgements: "the correct value is/should be ..." (a noun phrase naming
-   something else), "to correct the sign" (a verb), "a right triangle", "check for
-   errors", "margin of error".
-3. Negation is scoped to the clause: each "not", "n't", "no", "never", "nothing",
+   "confirmed", "checks out", "error-free", "matches", and as predicates "valid",
+   "accurate", "consistent"; "wrong", "incorrect", "mistake", "error", "erroneous",
+   "flawed", "miscalculated", "missed", "forgot", "overlooked", "off by", and as predicates
+   "invalid", "inaccurate", "inconsistent", "incomplete"; 正确, 对的, 没错, 无误, 没问题,
+   一致; 错误, 错了, 不对, 有误, 有问题, 不完整, 漏掉, 忘了. Not judgements: "the correct value
+   is/should be ..." and "the correct answer" after a preposition ("differs from the
+   correct answer") or opening the sentence: a noun phrase naming something else, as is 正确
+   before a noun (正确答案是7) unless 是 comes first (5是正确答案); "to correct the sign"
+   (a verb), "I matched the coefficients" (an action), "a right triangle", "check for
+   errors", "margin of error". The reader never compares values: "The correct answer is 7,
+   but I got 5." commits to nothing; "..., so my answer is wrong." does.
+3. "correct" made less than correct is a verdict of wrong: "partially", "almost",
+   "nearly", "mostly correct" (部分正确, 几乎正确), and "correct except the final answer".
+4. Negation is scoped to the clause: each "not", "n't", "no", "never", "nothing",
    "none", "without", "cannot", "neither", "nor", "hardly" between the start of the clause
    (or the clause's previous judgement) and a judgement flips it, so "not incorrect" is
-   correct and "I found no errors" is correct. "no doubt", "no question", "not only" and
-   "no matter" negate nothing; a clause-opening "No," or "No it's" is an interjection. A
-   negated "verified"/"confirmed" ("I cannot confirm it") commits to nothing. In Chinese
-   the negation (不, 没, 没有, 无, 并非, 不是) stands right before the word: 不正确, 没有错误.
-4. A clause does not commit when it is a question (its sentence ends in "?", "？" or
+   correct, "I found no errors" is correct and "I don't think it is wrong" is correct.
+   "no doubt", "no question", "not only" and "no matter" negate nothing; a clause-opening
+   "No," or "No it's" is an interjection. A negated "verified"/"confirmed" commits to
+   nothing. In Chinese the negation (不, 没, 没有, 无, 并非, 不是) stands right before the
+   word: 不正确, 没有错误; a negated verb of thinking (不认为, 不觉得) negates the judgement
+   it governs: 我不认为答案是错的 is correct.
+5. A clause does not commit when it is a question (its sentence ends in "?", "？" or
    吗), when it hedges ("might", "maybe", "perhaps", "probably", "could", "would",
-   "should", "if", "whether", "not sure", "let me check", "to verify", "asks", 可能, 也许,
-   是否, 如果...), or when it is concessive ("although", "though", "even if", "despite",
-   虽然, 尽管).
-5. After a question that holds a judgement, a sentence that opens with a bare "Yes" or
-   "No" (是的, 对, 不是) answers it: "Is the answer correct? No." is wrong, "Did I make a
-   mistake? No." is correct.
-6. The concluding judgement decides: the verdict is the last judgement of the last
+   "should", "if", "whether", "not sure", "not confident", "let me check", "to verify",
+   "asks", "cannot confirm/verify/tell", 可能, 也许, 是否, 如果, 无法确认...), or when it is
+   concessive ("although", "though", "even if", "despite", 虽然, 尽管).
+6. After a question that holds a judgement, or a sentence that asks without a question
+   mark ("Let me check if it's wrong."), a sentence that opens with a reply answers it:
+   "Yes"/"No" (是的, 对, 不是), "Absolutely (not)", "Not at all", "None", "It is (not)":
+   "Is the answer correct? No." is wrong, "Did I make a mistake? No." and "Any errors?
+   None." are correct.
+7. The concluding judgement decides: the verdict is the last judgement of the last
    clause that commits, so "I made an arithmetic error earlier, but after fixing it the
    final answer 5 is correct." is correct and "The correct value should be 5, so my
-   answer is wrong." is wrong. None when no clause commits.
+   answer is wrong." is wrong; a sentence right after it that takes it up reverses it
+   ("The answer is correct. Wait, no, it isn't." is wrong) or keeps it ("Yes, it is.").
+   None when no clause commits.
 
 The reflection is read from its end: each search goes back from where the last one
 stopped, in windows that double, so the time is linear in the reflection's length and
 usually only its last sentences are looked at. At most the last 4,096 judgement words are
 read (a real reflection has a few dozen), which bounds the work on a megabyte that repeats
-"right right right..." without committing.
+"right right right..." without committing; what a sentence asks and how it is answered
+are read once per sentence.
 """
 
 from __future__ import annotations
@@ -74,19 +89,81 @@ _CLAUSE_BREAK_CJK = re.compile(
 )
 """A clause ends at a comma or colon, and before a conjunction, which opens the next."""
 _ENGLISH_JUDGEMENT = re.compile(
-    r"\b(?:(?P<correct>correct(?:ly)?|right|verified|confirm(?:s|ed)?"
-    r"|check(?:s|ed)?[ \t]{1,3}out|error-free|mistake-free)"
+    r"\b(?=[acefimorvw])(?:(?P<correct>correct(?:ly)?|right|verified|confirm(?:s|ed)?"
+    r"|check(?:s|ed)?[ \t]{1,3}out|error-free|mistake-free|accurate(?:ly)?|valid|consistent"
+    r"|match(?:es|ed)?)"
     r"|(?P<wrong>incorrect(?:ly)?|wrong(?:ly)?|mistakes?|mistaken(?:ly)?|errors?"
-    r"|erroneous(?:ly)?|flawed|miscalculat(?:ed|ion|ions)))\b"
+    r"|erroneous(?:ly)?|flawed|miscalculat(?:ed|ion|ions)|inaccurate(?:ly)?|invalid"
+    r"|inconsistent|incomplete|missed|forgot(?:ten)?|overlooked|off[ \t]{1,3}by))\b"
 )
 _CHINESE_JUDGEMENT = re.compile(
-    r"(?P<correct>正确|没错|无误|没问题|是对的|对的|对了|是对(?![称应于比角边数象面待话]))"
-    r"|(?P<wrong>错误|错了|错的|不对|有误|错(?<!交错)(?![位开]))"
+    r"(?P<correct>正确|没错|无误|没问题|是对的|对的|对了|是对(?![称应于比角边数象面待话])"
+    r"|一致(?!性))"
+    r"|(?P<wrong>错误|错了|错的|不对|有误|错(?<!交错)(?![位开])|有问题|不完整|漏掉|漏了|遗漏"
+    r"|忘了|忘记)"
 )
-_YES_NO = re.compile(
-    r"[ \t]{0,8}(yes|yeah|yep|no|nope|是的|对|不是|没有)[ \t]{0,8}(?:[,.!;，。！；]|$)"
+_ELLIPSIS = (
+    r"(?:it|that|this)(?:[ \t]+(?:is|was)(?:[ \t]+not)?|[ \t]+(?:isn|wasn)['’]t"
+    r"|['’]s(?:[ \t]+not)?)"
 )
-_YES = frozenset({"yes", "yeah", "yep", "是的", "对"})
+"""A statement with its judgement left out: "it is", "it isn't", "that's not"."""
+_REPLY = re.compile(
+    r"[ \t]{0,8}(yes|yeah|yep|yup|indeed|sure|absolutely(?:[ \t]+not)?|definitely(?:[ \t]+not)?"
+    r"|certainly(?:[ \t]+not)?|of[ \t]+course(?:[ \t]+not)?|not[ \t]+at[ \t]+all|not[ \t]+really"
+    r"|no|nope|none|nothing|never|" + _ELLIPSIS + r"|是的|对|不是|没有)"
+    r"[ \t]{0,8}(?:[,.!;，。！；]|$)"
+)
+"""A reply opening the sentence after a question: "Yes", "No", "Absolutely not", "It is"."""
+_NEGATIVE_REPLY = re.compile(r"\b(?:no|nope|not|none|nothing|never)\b|n['’]t|不是|没有")
+_REVERSAL = re.compile(
+    r"[ \t\n.!;,]*(?:(?:wait|hmm+|hm+|actually|oh|well|no|nope|yes|yeah|yep|hold[ \t]+on)\b"
+    r"[ \t\n.!;,]{0,8}){0,4}(" + _ELLIPSIS + r")[ \t]{0,8}(?:[.!;。]|$)"
+)
+"""A sentence that takes up the statement before it: "Wait, no, it isn't." reverses it,
+"Yes, it is." keeps it."""
+_CHECKS_WHETHER = re.compile(
+    r"\b(?:check|see|verify|confirm|determine|wonder|ask)(?:s|ed|ing)?[ \t]+(?:if|whether)\b"
+    r"|是否"
+)
+"""A sentence that asks without a question mark ("Let me check if it's wrong."): a reply
+after it answers it like a question's."""
+_PARTIAL = frozenset(
+    {"partially", "partly", "almost", "nearly", "mostly", "largely", "half", "somewhat"}
+    | {"approximately", "roughly"}
+)
+"""Words that make "correct" less than correct: "partially correct" is not a verdict of
+correct, so it is read as wrong."""
+_CN_PARTIAL = re.compile(r"(?:部分|几乎|差不多|接近|大体|大部分)(?:是)?$")
+_EXCEPTION = re.compile(
+    r"[ \t,:;—]*(?:except|apart[ \t]+from|other[ \t]+than|save[ \t]+for|but[ \t]+for)"
+    r"(?:[ \t]+for)?(?:[ \t]+(?:the|my|our|its|this|that|a|an))?"
+    r"(?:[ \t]+(?:final|last|computed|resulting))?[ \t]+(?:answer|result|solution|value)\b"
+)
+"""A "correct" followed by an exception that is the answer ("Everything is correct except
+the final answer") is not a verdict of correct."""
+_PREDICATE_ONLY = frozenset(
+    {"valid", "accurate", "accurately", "consistent", "invalid", "inaccurate", "inconsistent"}
+    | {"inaccurately", "incomplete"}
+)
+"""Judgement words that grade only as a predicate ("is valid", "not consistent"), never as
+an attribute ("the valid range")."""
+_PREDICATE_BEFORE = frozenset(
+    {"and", "but", "yet", "so", "thus", "therefore", "also", "both", "remains", "remain"}
+    | {"stays", "still", "fully", "not", "all"}
+)
+_HAS_ANSWER = frozenset(
+    {"got", "get", "gets", "getting", "have", "has", "had", "found", "obtained", "reached"}
+    | {"gave", "give", "gives", "giving"}
+)
+_PREPOSITIONS = frozenset(
+    {"to", "from", "with", "than", "of", "as", "against", "like", "for", "in", "on", "at"}
+    | {"by", "about", "into", "onto", "toward", "towards", "versus", "vs"}
+)
+"""Verbs that, like a copula, make "the correct answer" a verdict: "I got the correct
+answer" grades, "compared with the correct answer" does not."""
+_CN_ATTRIBUTE = re.compile(r"(?:的)?(?:答案|结果|数值|值|解法|解|结论|做法|方法|选项)")
+"""正确 before a noun (正确答案, 正确的结果) names something; it grades only after 是
+("5是正确答案")."""
 _NEGATION = re.compile(
     r"(?P<idiom>\bno\s+(?:doubt|question)|\bwithout\s+(?:a\s+|any\s+)?doubt|\bnot\s+only"
     r"|\bnot\s+just|\bno\s+matter)"
@@ -105,11 +182,20 @@ _ENGLISH_HEDGE = (
     r"|need\s+to\s+(?:check|verify|confirm|double-check|see)"
     r"|to\s+(?:check|verify|see|confirm|make\s+sure|ensure|determine))\b"
     r"|\bcould\b(?!\s+not|n['’]t)"
+    r"|\b(?:cannot|can['’]?t|could\s+not|couldn['’]t|unable\s+to|not\s+able\s+to"
+    r"|fail(?:ed|s)?\s+to)\s+(?:fully\s+|really\s+|yet\s+)?(?:confirm|verify|prove|guarantee"
+    r"|determine|establish|tell|be\s+sure|be\s+certain|be\s+confident)\b"
+    r"|\bnot\s+(?:\w+\s+)?confident\b"
 )
 _HEDGE = re.compile(_ENGLISH_HEDGE)
-_HEDGE_CJK = re.compile(_ENGLISH_HEDGE + r"|可能|也许|或许|是否|不确定|如果|假如|假设")
+_HEDGE_CJK = re.compile(
+    _ENGLISH_HEDGE + r"|可能|也许|或许|是否|不确定|如果|假如|假设"
+    r"|(?:无法|不能|没法)(?:确认|确定|肯定|判断|验证|保证)"
+)
+_CN_NOT_THINKING = re.compile(r"(?:不|并不|没有?)(?:认为|觉得|相信|以为)")
+"""我不认为答案是错的: a negated verb of thinking negates the judgement it governs."""
 _CONCESSIVE = re.compile(
-    r"\s*(?:although|though|even\s+though|even\s+if|despite|while|whereas|except|虽然|尽管)",
+    r"\s*(?:although|though|even\s+though|even\s+if|despite|while|whereas|虽然|尽管)",
 )
 _NOUN_AFTER = re.compile(
     r"\s+(?:final\s+)?(?:answer|value|result|solution|approach|method|formula|expression"
@@ -205,17 +291,18 @@ def _is_subject(text: str, end: int) -> bool:
 
 def _raw_polarity(text: str, match: re.Match[str]) -> Verdict | None:
     """What a judgement word says before negation; None when it grades nothing."""
+    if match.re is _CHINESE_JUDGEMENT:
+        return _chinese_polarity(text, match)
     word = match.group()
     start, end = match.span()
+    if word in _PREDICATE_ONLY and not _is_predicate(text, start):
+        return None
     if match.lastgroup == "correct":
-        if word == "right":
-            return _right_polarity(text, start, end)
-        if word.startswith("correct"):
-            if _VERB_OBJECT.match(text, end, end + _CONTEXT) or _is_subject(text, end):
-                return None
-            if _previous_words(text, start)[0] == "to":
-                return None
-        return "correct"
+        previous = _previous_words(text, start)
+        said = _correct_polarity(text, word, (start, end), previous)
+        if said is not None and previous[0] in _PARTIAL:
+            return "wrong"  # "partially correct", "almost right"
+        return said
     if _is_subject(text, end) and word in ("wrong", "incorrect"):
         return None
     if word.startswith(("error", "mistake")):
@@ -225,11 +312,76 @@ def _raw_polarity(text: str, match: re.Match[str]) -> Verdict | None:
     return "wrong"
 
 
-def _right_polarity(text: str, start: int, end: int) -> Verdict | None:
+def _correct_polarity(
+    text: str, word: str, span: tuple[int, int], previous: tuple[str, str]
+) -> Verdict | None:
+    """What a word of the "correct" group says: None where it names, not grades ("the
+    correct value is 5", "to correct the sign", "compared with the correct answer").
+    ``previous`` holds the two words before it, nearest first."""
+    start, end = span
+    last, before = previous
+    if word == "right":
+        return _right_polarity(text, span, previous)
+    if last == "to" or (last == "be" and before == "to"):
+        return None  # "to correct the sign", "to match", "for it to be correct"
+    if word.startswith("match") and last in ("i", "we", "you"):
+        return None  # "I matched the coefficients": what was done, not a grade
+    if word.startswith("correct"):
+        if _VERB_OBJECT.match(text, end, end + _CONTEXT):
+            return None
+        noun = _NOUN_AFTER.match(text, end, end + _CONTEXT)
+        if noun is not None and noun.group("verb") is not None:
+            return None  # the subject of its sentence: "the correct value is 5"
+        if noun is not None and not word.endswith("ly") and not _attribute_grades(text, start):
+            return None
+    return "correct"
+
+
+def _chinese_polarity(text: str, match: re.Match[str]) -> Verdict | None:
+    """What a Chinese judgement says before negation: 正确 before a noun names it
+    (正确答案是7) unless 是 comes first (5是正确答案); 部分正确 is not correct."""
+    said: Verdict = "correct" if match.lastgroup == "correct" else "wrong"
+    start, end = match.span()
+    attribute = match.group() == "正确" and _CN_ATTRIBUTE.match(text, end) is not None
+    if attribute and not text.endswith("是", 0, start):
+        return None
+    if said == "correct" and _CN_PARTIAL.search(text, max(0, start - 4), start):
+        return "wrong"
+    return said
+
+
+def _is_predicate(text: str, start: int) -> bool:
+    """Whether the word at ``start`` is a predicate: after a copula ("is valid", "not
+    consistent", "but incomplete") or opening its clause ("Consistent.")."""
+    last = _previous_words(text, start)[0]
+    if last in _COPULA or last in _PREDICATE_BEFORE or last.endswith(_CONTRACTED_VERBS):
+        return True
+    before = text[max(0, start - 4) : start].strip()
+    return not before or before[-1] in ",:;.!?(—"
+
+
+def _attribute_grades(text: str, start: int) -> bool:
+    """Whether "correct"/"right" before a noun grades: only after a copula or a verb of
+    getting, a few words back ("this is the right answer", "I got the correct answer",
+    "Is x = 5 the correct answer?"), not after a preposition ("compared with the correct
+    answer", "closer to the right answer")."""
+    words = _WORD.findall(text, max(0, start - _CONTEXT), start)[::-1][:4]
+    if words and words[0] in ("the", "a", "an"):
+        words = words[1:]
+    for word in words[:3]:
+        if word in _PREPOSITIONS:
+            return False
+        if word in _COPULA or word in _HAS_ANSWER or word.endswith(_CONTRACTED_VERBS):
+            return True
+    return False
+
+
+def _right_polarity(text: str, span: tuple[int, int], previous: tuple[str, str]) -> Verdict | None:
     """ "right" grades only as a predicate ("is right", "got it right", "the right answer.")."""
+    start, end = span
     if _RIGHT_NOT_JUDGEMENT.match(text, end, end + _CONTEXT):
         return None
-    last, before = _previous_words(text, start)
+    last, before = previous
     if _ENDS_SENTENCE.match(text, end):  # "Is 12.8 right?"
         return "correct"
     if last in _COPULA or last.endswith(_CONTRACTED_VERBS):
@@ -237,7 +389,7 @@ def _right_polarity(text: str, start: int, end: int) -> Verdict | None:
     if last in ("it", "this", "that") and before in ("got", "get", "gets", "getting"):
         return "correct"
     noun = _NOUN_AFTER.match(text, end, end + _CONTEXT)
-    if noun is not None and noun.group("verb") is None and last in ("the", "a"):
+    if noun is not None and noun.group("verb") is None and _attribute_grades(text, start):
         return "correct"
     return None
 
@@ -267,7 +419,11 @@ def _polarity(text: str, match: re.Match[str], since: int, clause_start: int) ->
     if said is None:
         return None
     if match.re is _CHINESE_JUDGEMENT:
-        negated = _CN_NEGATION.search(text, max(since, match.start() - 6), match.start())
+        negated = (
+            _CN_NEGATION.search(text, max(since, match.start() - 6), match.start()) is not None
+        )
+        if len(_CN_NOT_THINKING.findall(text, since, match.start())) % 2:
+            negated = not negated  # 我不认为答案是错的
         return _OPPOSITE[said] if negated else said
     flips = _negations(text, since, match.start(), clause_start)
     if flips % 2 and match.group() in ("verified", "confirmed", "confirm", "confirms"):
@@ -305,6 +461,9 @@ class _Reading:
             self.short = list(whole or self.judgements(0, len(self.text)))
             self.short_starts = [match.start() for match in self.short]
         self.budget = _MAX_JUDGEMENTS_READ
+        self.answers: dict[int, Verdict | None] = {}
+        self.last_search: list[tuple[int, int, re.Match[str] | None] | None] = [None, None]
+        self.checking: dict[int, bool] = {}
 
     def last_judgement_before(self, end: int, floor: int = 0) -> re.Match[str] | None:
         """The last judgement word starting in ``[floor, end)``; None also once
@@ -316,10 +475,27 @@ class _Reading:
             index = bisect.bisect_left(self.short_starts, end) - 1
             found = self.short[index] if index >= 0 else None
             return found if found is not None and found.start() >= floor else None
-        if len(self.patterns) == 1:
-            return _last_before(self.patterns[0], self.text, end, floor)
-        found = [_last_before(pattern, self.text, end, floor) for pattern in self.patterns]
+        found = [self.last_match_before(index, end, floor) for index in range(len(self.patterns))]
         return max((match for match in found if match), key=re.Match.start, default=None)
+
+    def last_match_before(self, index: int, end: int, floor: int) -> re.Match[str] | None:
+        """The last match of the ``index``-th judgement pattern starting in ``[floor, end)``.
+
+        The reader goes backwards, so the last search of a pattern answers the next one
+        when it lies within the range searched then: no match starts between the match it
+        found and its end. Without this, a pattern whose last match is far back (English
+        words in a Chinese reflection) would be searched back to it for every judgement of
+        the other pattern.
+        """
+        last = self.last_search[index]
+        if last is not None:
+            searched_end, searched_floor, match = last
+            within = end <= searched_end and floor >= searched_floor
+            if within and (match is None or match.start() < end):
+                return match if match is not None and match.start() >= floor else None
+        match = _last_before(self.patterns[index], self.text, end, floor)
+        self.last_search[index] = (end, floor, match)
+        return match
 
     def judgements(self, start: int, end: int) -> Iterator[re.Match[str]]:
         """The judgement words starting in ``[start, end)``, in order."""
@@ -376,9 +552,13 @@ class _Reading:
         return None
 
     def answer_after(self, question: _Sentence) -> Verdict | None:
-        """What a bare "Yes"/"No" opening the sentence after a question answers to it:
-        "Is it correct? No." is wrong, "Did I make a mistake? No." is correct."""
-        reply = _YES_NO.match(self.text, question.content_end + len(question.terminator))
+        """What a reply opening the sentence after a question answers to it: "Is it
+        correct? No." is wrong, "Did I make a mistake? No." and "Any errors? None." are
+        correct. Read once per question."""
+        if question.start in self.answers:
+            return self.answers[question.start]
+        self.answers[question.start] = None
+        reply = _REPLY.match(self.text, question.content_end + len(question.terminator))
         if reply is None:
             return None
         asked = next(
@@ -389,9 +569,47 @@ class _Reading:
             ),
             None,
         )
-        if asked is None:
-            return None
-        return asked if reply.group(1) in _YES else _OPPOSITE[asked]
+        if asked is not None and _NEGATIVE_REPLY.search(reply.group(1)):
+            asked = _OPPOSITE[asked]
+        self.answers[question.start] = asked
+        return asked
+
+    def checks_whether(self, sentence: _Sentence) -> bool:
+        """Whether a sentence asks without a question mark ("Let me check if it's
+        wrong."); scanned once per sentence."""
+        if sentence.start not in self.checking:
+            found = _CHECKS_WHETHER.search(self.text, sentence.start, sentence.content_end)
+            self.checking[sentence.start] = found is not None
+        return self.checking[sentence.start]
+
+    def taken_up(self, said: Verdict, sentence: _Sentence) -> Verdict:
+        """The verdict once the sentence after its own is read: "The answer is correct.
+        Wait, no, it isn't." reverses it."""
+        if not sentence.terminator:
+            return said
+        reversal = _REVERSAL.match(self.text, sentence.content_end + len(sentence.terminator))
+        if reversal is not None and _NEGATIVE_REPLY.search(reversal.group(1)):
+            return _OPPOSITE[said]
+        return said
+
+    def clause_said(
+        self, match: re.Match[str], clause: tuple[int, int], sentence: _Sentence
+    ) -> Verdict | None:
+        """What the clause of ``match`` says. When it commits: its verdict, wrong when an
+        exception that is the answer follows a "correct" ("everything is correct except
+        the last answer"), as taken up by the next sentence. When it does not: the reply
+        to a sentence that asks without a question mark ("Let me check if it's wrong.
+        It's not."), if any."""
+        start, end = clause
+        if not self.commits(start, end):
+            return self.answer_after(sentence) if self.checks_whether(sentence) else None
+        said = self.clause_verdict(start, match)
+        if said == "correct" and (
+            _EXCEPTION.match(self.text, match.end(), end + _CONTEXT)
+            or _EXCEPTION.match(self.text, end, end + _CONTEXT)
+        ):
+            said = "wrong"
+        return None if said is None else self.taken_up(said, sentence)
 
     def verdict(self) -> Verdict | None:
         """The last judgement of the last clause that commits (see the module docstring)."""
@@ -405,10 +623,9 @@ class _Reading:
                 end = sentence.start
                 continue
             start, clause_end = self.clause_at(match.start(), sentence)
-            if self.commits(start, clause_end):
-                said = self.clause_verdict(start, match)
-                if said is not None:
-                    return said
+            said = self.clause_said(match, (start, clause_end), sentence)
+            if said is not None:
+                return said
             end = start
         return None
 

@@ -2,11 +2,16 @@
 
 Both sides are first normalised the way MATH's grader does (:mod:`._normalize`); an answer
 or label may have two readings (a percentage: its number and its value), and they are
-equal when any reading of one equals any reading of the other. math-verify then converts
-LaTeX to sympy through latex2sympy2_extended and compares with numeric, symbolic, set and
-interval rules. Its timeout is ``signal.alarm``, which only works in a process's main
-thread (verl issue 3407: rewards silently became 0 in async mode), so the in-process limit
-is used only there. Elsewhere comparisons run without one, and the reward service adds
+equal when a reading of one equals a reading of the other that it may be compared with
+(never when their units or their qualifiers differ, see
+:func:`~._normalize.comparable_readings`). math-verify then converts LaTeX to sympy through
+latex2sympy2_extended and compares with numeric, symbolic, set and interval rules; an
+inequality answer is compared with an interval label the way math-verify compares an
+interval answer with an inequality label (it reads only that direction).
+
+math-verify's timeout is ``signal.alarm``, which only works in a process's main thread
+(verl issue 3407: rewards silently became 0 in async mode), so the in-process limit is
+used only there. Elsewhere comparisons run without one, and the reward service adds
 hard, killable per-item timeouts around this code.
 """
 
@@ -21,8 +26,10 @@ from typing import Any, Literal
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 from math_verify.errors import TimeoutException
+from sympy import And, Interval, Or, Union
+from sympy.core.relational import Relational
 
-from reward_service.scoring._normalize import answer_readings
+from reward_service.scoring._normalize import NormalForm, comparable_readings, normal_form
 
 Status = Literal["ok", "timeout", "error"]
 
@@ -67,48 +74,81 @@ def _as_boxed(latex: str) -> str:
     return bare if "\\boxed" in bare else "\\boxed{" + bare + "}"
 
 
+Parsed = tuple[Any, ...]
+"""What math-verify parses one reading into: its candidates (a sympy object, the text)."""
+
+
 @functools.lru_cache(maxsize=1024)
-def _parse_gold(ground_truth: str, timeout: int | None) -> tuple[Any, ...]:
-    """Parse a ground truth (plain text or LaTeX) once; raises when nothing parses."""
-    gold = [
-        parsed
-        for reading in answer_readings(ground_truth)
-        for parsed in parse(
-            _as_boxed(reading),
-            extraction_config=_GOLD_EXTRACTION,
-            parsing_timeout=timeout,  # type: ignore[arg-type]  # None disables the alarm
-            raise_on_error=True,
+def _parse_gold(ground_truth: str, timeout: int | None) -> tuple[NormalForm, tuple[Parsed, ...]]:
+    """Parse a ground truth (plain text or LaTeX) once, each reading; raises when nothing
+    parses."""
+    form = normal_form(ground_truth)
+    parsed = tuple(
+        tuple(
+            parse(
+                _as_boxed(reading),
+                extraction_config=_GOLD_EXTRACTION,
+                parsing_timeout=timeout,  # type: ignore[arg-type]  # None disables the alarm
+                raise_on_error=True,
+            )
         )
-    ]
-    if not gold:
+        for reading in form.readings
+    )
+    if not any(parsed):
         raise _GoldUnparseable(f"ground truth {ground_truth[:80]!r} could not be parsed")
-    return tuple(gold)
+    return form, parsed
 
 
-def _parse_answer(answer: str, timeout: int | None) -> list[Any]:
-    """Parse an extracted answer; an answer that does not parse is simply not equal."""
-    parsed: list[Any] = []
-    for reading in answer_readings(answer):
-        try:
-            parsed += parse(
+def _parse_answer(reading: str, timeout: int | None) -> Parsed:
+    """Parse one reading of an answer; one that does not parse is simply not equal."""
+    try:
+        return tuple(
+            parse(
                 _as_boxed(reading),
                 extraction_config=_ANSWER_EXTRACTION,
                 parsing_timeout=timeout,  # type: ignore[arg-type]
                 raise_on_error=True,
             )
-        except Exception:
-            continue
-    return parsed
+        )
+    except Exception:
+        return ()
 
 
-def _any_pair_equal(gold: tuple[Any, ...], answer: list[Any], timeout: int | None) -> bool:
+def _equal(gold: Any, answer: Any, timeout: int | None) -> bool:
+    """math-verify's comparison of one candidate pair, in both directions for an
+    inequality against an interval (math-verify accepts only an interval answer there)."""
+    if verify(gold, answer, timeout_seconds=timeout, raise_on_error=True):
+        return True
+    reversed_kinds = isinstance(gold, (Interval, Union)) and isinstance(
+        answer, (Relational, And, Or)
+    )
+    return reversed_kinds and verify(answer, gold, timeout_seconds=timeout, raise_on_error=True)
+
+
+def _any_pair_equal(gold: Parsed, answer: Parsed, timeout: int | None) -> bool:
     """math-verify's comparison over every (gold, answer) candidate pair."""
     for gold_item, answer_item in product(gold, answer):
         try:
-            if verify(gold_item, answer_item, timeout_seconds=timeout, raise_on_error=True):
+            if _equal(gold_item, answer_item, timeout):
                 return True
         except Exception:  # one failed comparison leaves the other candidates to try
             continue
+    return False
+
+
+def _readings_equal(
+    answer: str, gold: tuple[NormalForm, tuple[Parsed, ...]], timeout: int | None
+) -> bool:
+    """Whether a reading of the answer equals a reading of the label it may be compared
+    with; each answer reading is parsed only when some pair needs it."""
+    label_form, label_parsed = gold
+    form = normal_form(answer)
+    parsed: dict[int, Parsed] = {}
+    for answer_index, label_index in comparable_readings(form, label_form):
+        if answer_index not in parsed:
+            parsed[answer_index] = _parse_answer(form.readings[answer_index], timeout)
+        if _any_pair_equal(label_parsed[label_index], parsed[answer_index], timeout):
+            return True
     return False
 
 
@@ -133,7 +173,7 @@ def verify_answer(
     timeout = _in_process_timeout(timeout_s)
     try:
         gold = _parse_gold(ground_truth, timeout)
-        return VerifyOutcome(equal=_any_pair_equal(gold, _parse_answer(answer, timeout), timeout))
+        return VerifyOutcome(equal=_readings_equal(answer, gold, timeout))
     except TimeoutException:
         if timeout is None:  # not our alarm: the caller's deadline, which it reports
             raise
