@@ -148,6 +148,11 @@ def test_a_whole_percentage_has_two_readings(written: str, readings: tuple[str, 
         ("0.\\overline{9}", ("1",), set(), ""),
         ("-0.\\overline{09}", ("-\\frac{1}{11}",), set(), ""),
         ("5 = x", ("x = 5",), set(), ""),
+        # E notation, as str() writes a float label; a lone e is Euler's number
+        ("1e-05", ("1\\times10^{-05}",), set(), ""),
+        ("1.5E3", ("1.5\\times10^{3}",), set(), ""),
+        ("2e", ("2e",), set(), ""),
+        ("e^{2}", ("e^{2}",), set(), ""),
         ("\\frac{1}{2} = a_1", ("a_1 = \\frac{1}{2}",), set(), ""),
         ("7 = 11a+c", ("7 = 11a+c",), set(), ""),  # no lone variable on the right
         ("1\\pm\\sqrt{2}", ("1+\\sqrt{2}, 1-\\sqrt{2}",), set(), ""),

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from reward_service.client import RewardClient
+from reward_service.scoring import label_text
 
 SIGNALS = ("verify", "format", "reflect")
 LABEL_COLUMNS = ("ground_truth", "answer")
@@ -46,7 +47,7 @@ def _labels(columns: Mapping[str, Any], label_column: str | None) -> list[str]:
     names = (label_column,) if label_column else LABEL_COLUMNS
     for name in names:
         if name in columns:
-            return [str(label) for label in columns[name]]
+            return [label_text(label) for label in columns[name]]
     raise KeyError(f"the dataset has no label column: looked for {list(names)}")
 
 

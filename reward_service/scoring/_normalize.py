@@ -21,6 +21,9 @@ text(s) math-verify compares, the units it carried, and the words that are part 
   answer, the answer has a second reading, the fraction (``80\\%`` is read as ``80`` and as
   ``\\frac{80}{100}``);
 - a repeating decimal is its fraction (``0.1\\overline{6}`` is ``\\frac{1}{6}``);
+- a number in E notation is its power of ten (``1e-05`` and ``1.5E3`` are ``1\\times10^{-05}`` and
+  ``1.5\\times10^{3}``), as a float label written out by ``str`` reads; a lone ``e`` stays
+  Euler's number (``2e``);
 - ``\\left.``/``\\right.`` go and ``\\left(``/``\\right)`` are ``(``/``)``; a sentence's
   final period goes (``5.`` is ``5``);
 - a lone ``i`` is the imaginary unit (``I`` for the parser), never a real symbol;
@@ -83,6 +86,7 @@ _PERCENT = re.compile(
     rf"{_TEXT_COMMAND}\s*\{{\s*(?:\\%|%|percent(?:age)?|pct)\s*\}}"
     r"|\\%|%|\b(?:percent(?:age)?|pct)\b"
 )
+_E_NOTATION = re.compile(r"(?<![\w.\\])(\d+(?:\.\d*)?|\.\d+)[eE]([-+]?\d+)(?![\w.])")
 _REPEATING_DECIMAL = re.compile(
     r"(?<![\d.])(\d{0,20})\.(\d{0,20})\\overline\s*(?:\{\s*(\d{1,20})\s*\}|(\d))(?![\d.])"
 )
@@ -154,6 +158,7 @@ class _Rewrite:
         text = self._drop(_DOLLAR, "$", text)
         text = _TEMPERATURE.sub(self._temperature, text)
         text = self._drop(_DEGREE, "deg", text)
+        text = _E_NOTATION.sub(r"\1\\times10^{\2}", text)
         text = _REPEATING_DECIMAL.sub(_repeating_decimal, text)
         text = _TRAILING_PERIOD.sub("", text.strip())
         text = self._trailing_words(text)

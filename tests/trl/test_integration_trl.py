@@ -77,3 +77,12 @@ def test_a_missing_label_column_is_named(service_url: str) -> None:
     verify, _, _ = multisignal_reward_funcs(service_url)
     with pytest.raises(KeyError, match="ground_truth"):
         verify(prompts=["p"], completions=["c"], solution=["1"])
+
+
+def test_number_labels_keep_their_exact_digits(model_folder: Path, service_url: str) -> None:
+    """A float label (a dataset column of numbers) is 1e-05 as text; it means 0.00001."""
+    rows = [{"prompt": "Find p.", "ground_truth": 1e-05}] * 2
+    trainer = grpo_trainer(model_folder, service_url, rows)
+    responses = [make_response("0.00001"), make_response("0.0001", "The answer is wrong.")]
+    rewards = trainer._calculate_rewards(rows, ["Find p."] * 2, responses, [[1]] * 2)
+    assert rewards.tolist() == [[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]]
