@@ -103,7 +103,14 @@ def read_records(source: str) -> list[dict[str, Any]]:
         return pd.read_json(path, lines=path.suffix == ".jsonl").to_dict("records")
     from datasets import load_dataset
 
-    return [dict(record) for record in load_dataset(source, split="test")]
+    try:
+        dataset = load_dataset(source, split="test")
+    except Exception as exc:  # offline, a wrong id, no access: one line, not a traceback
+        raise ValueError(
+            f"could not load {source!r} from the Hugging Face hub ({type(exc).__name__}); "
+            "offline, give a local .jsonl, .json or .parquet file as --source"
+        ) from None
+    return [dict(record) for record in dataset]
 
 
 @cli.command("math500")

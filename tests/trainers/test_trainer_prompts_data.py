@@ -130,3 +130,12 @@ def test_math500_names_missing_columns(tmp_path: Path) -> None:
     source.write_text(json.dumps({"question": "1+1", "answer": "2"}))
     result = CliRunner().invoke(cli, ["math500", "--source", str(source), "--out", "x.parquet"])
     assert result.exit_code != 0 and "missing ['problem']" in result.output
+
+
+def test_math500_offline_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(cli, ["math500", "--out", "x.parquet"])
+    said = " ".join(result.output.replace("│", " ").split())  # rich wraps it in a box
+    assert result.exit_code == 2
+    assert "from the Hugging Face hub" in said and "give a local .jsonl" in said
+    assert "Traceback" not in result.output
