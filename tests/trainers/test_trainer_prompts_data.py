@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from omegaconf import OmegaConf
 from typer.testing import CliRunner
 
