@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -82,6 +83,7 @@ def test_the_checkpoint_and_the_lines_after_it_equal_the_whole_file(tmp_path: Pa
     first = StatsRecorder(max_steps=4, jsonl_path=path, checkpoint_every_s=0)
     for step in range(8):
         _record(first, step)  # every batch is checkpointed (interval 0)
+    first.close()  # the last checkpoint written
     covered = orjson.loads(checkpoint_path(path).read_bytes().splitlines()[0])["covers"]
     assert covered == path.stat().st_size
     later = StatsRecorder(max_steps=4, jsonl_path=path, checkpoint_every_s=3600)
@@ -93,12 +95,36 @@ def test_the_checkpoint_and_the_lines_after_it_equal_the_whole_file(tmp_path: Pa
     assert [s["step"] for s in again.step_counts()] == [6, 7, 8, 9]
 
 
+def test_a_checkpoint_is_written_off_the_request_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording never waits for a checkpoint (megabytes for a long run) to be written."""
+    from reward_service.stats import recorder
+
+    written = threading.Event()
+    release = threading.Event()
+
+    def slow_write(path: Path, covers: int, lines: list[bytes]) -> None:
+        assert release.wait(timeout=60)
+        written.set()
+
+    monkeypatch.setattr(recorder, "write_checkpoint", slow_write)
+    first = StatsRecorder(jsonl_path=tmp_path / "stats.jsonl", checkpoint_every_s=0)
+    for step in range(3):
+        _record(first, step)  # due every batch; the first write is still blocked
+    assert not written.is_set()
+    release.set()
+    first.close()  # waits for it, then writes the last one
+    assert written.is_set()
+
+
 def test_the_checkpoint_is_used_not_the_whole_file(tmp_path: Path) -> None:
     """Lines before the checkpoint are not read again: garbling them changes nothing."""
     path = tmp_path / "stats.jsonl"
     first = StatsRecorder(jsonl_path=path, checkpoint_every_s=0)
     for step in range(3):
         _record(first, step)
+    first.close()
     size = path.stat().st_size
     with path.open("r+b") as file:  # the same length, but no longer statistics
         file.write(b"x" * (size - 200))
@@ -112,6 +138,7 @@ def test_a_checkpoint_of_another_file_is_ignored(
     first = StatsRecorder(jsonl_path=path, checkpoint_every_s=0)
     for step in range(3):
         _record(first, step)
+    first.close()
     path.unlink()  # the file replaced by another run's, the checkpoint left behind
     other = StatsRecorder(jsonl_path=path, checkpoint_every_s=3600)
     _record(other, 9, ["1"])
@@ -184,6 +211,7 @@ def test_a_long_file_without_checkpoint_is_read_in_the_background(
     assert [s["step"] for s in again.step_counts()] == [4, 5, 6, 7, 8]
     assert again.step_counts() == _whole_file(path, 5)
     _record(again, 8)  # checkpointed now that the file is read: a restart has it all
+    again.close()
     assert StatsRecorder(max_steps=5, jsonl_path=path).step_counts() == _whole_file(path, 5)
 
 

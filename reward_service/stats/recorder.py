@@ -190,6 +190,7 @@ class StatsRecorder:
         self._step_lines: dict[int, bytes] = {}  # each kept step's checkpoint line
         self._dirty: set[int] = set()  # steps changed since their line was written
         self._replaying: threading.Thread | None = None
+        self._writing: threading.Thread | None = None  # the checkpoint being written
         if jsonl_path is not None:  # an unwritable path fails at start-up, not per request
             jsonl_path.parent.mkdir(parents=True, exist_ok=True)
             jsonl_path.touch()
@@ -323,26 +324,40 @@ class StatsRecorder:
             return False
 
     def _checkpoint(self) -> None:
-        """Write the kept steps beside the file (only the changed ones are serialised)."""
+        """Serialise the changed steps, then write the kept steps beside the file in a thread
+        (a checkpoint of a long run is megabytes: never on the request path). A checkpoint
+        due while the last one is still being written is left to the next one."""
+        self._checkpointed_at = time.monotonic()
+        if self._writing is not None and self._writing.is_alive():
+            return
+        covers, lines = self._checkpoint_lines()
+        self._writing = threading.Thread(
+            target=self._write_checkpoint, args=(covers, lines), daemon=True
+        )
+        self._writing.start()
+
+    def _checkpoint_lines(self) -> tuple[int, list[bytes]]:
+        """The file's size and the kept steps' lines (only the changed ones serialised)."""
         for step in self._dirty:
             self._step_lines[step] = orjson.dumps(self._steps[step].to_dict())
         self._dirty.clear()
-        self._checkpointed_at = time.monotonic()
+        return self._file_size, [self._step_lines[step] for step in sorted(self._steps)]
+
+    def _write_checkpoint(self, covers: int, lines: list[bytes]) -> None:
         try:
-            write_checkpoint(
-                self._jsonl_path,  # type: ignore[arg-type]
-                self._file_size,
-                (self._step_lines[step] for step in sorted(self._steps)),
-            )
+            write_checkpoint(self._jsonl_path, covers, lines)  # type: ignore[arg-type]
         except OSError as exc:
             logger.error("could not write the checkpoint of %s: %s", self._jsonl_path, exc)
             self._on_write_failure()
 
     def close(self) -> None:
-        """Checkpoint what changed since the last checkpoint (a clean stop)."""
+        """Checkpoint every batch recorded (a clean stop): waits for a checkpoint being
+        written, then writes the last one here."""
+        if self._writing is not None:
+            self._writing.join()
         with self._lock:
-            if self._jsonl_path is not None and self._dirty and self._replaying is None:
-                self._checkpoint()
+            if self._jsonl_path is not None and self._replaying is None:
+                self._write_checkpoint(*self._checkpoint_lines())
 
     def response(self, row_id: int) -> dict[str, Any] | None:
         """The row ``row_id`` of the response tables with its text, while it is kept."""
