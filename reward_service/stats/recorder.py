@@ -178,7 +178,8 @@ class StatsRecorder:
         self._last: tuple[int, float] | None = None  # the last batch's step and time
         self._latest: deque[Row] = deque(maxlen=latest_items)
         self._failed: deque[Row] = deque(maxlen=failed_items)
-        self._rows_made = 0
+        # row ids go on from the start time in ms: a restart never reuses a recent id
+        self._rows_made = time.time_ns() // 1_000_000
         self._rows: RowCache = {}
         self._jsonl_path = jsonl_path
         self._on_write_failure = on_write_failure
