@@ -199,7 +199,9 @@ def test_long_reflections_never_get_a_worker_killed() -> None:
 
 
 def test_sigterm_during_a_long_batch_shuts_down_cleanly() -> None:
-    pairs = [slow_pair(power) for power in (100, 101, 102, 103)]
+    # 16 distinct slow items on one worker: ~13 s here, far past the 1.5 s + 1 s grace on
+    # any machine several times faster
+    pairs = [slow_pair(power) for power in range(100, 116)]
     env = {
         "REWARD_SERVICE_WORKERS": "1",
         "REWARD_SERVICE_ITEM_TIMEOUT_S": "30",
