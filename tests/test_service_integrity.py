@@ -97,15 +97,13 @@ def test_a_dead_fork_server_never_turns_into_zeros() -> None:
 
 
 def test_work_in_flight_is_bounded_with_retry_after() -> None:
-    answer, label = slow_pair(100)
+    slow_items = [item(*slow_pair(power)) for power in range(100, 104)]  # ~3 s on one worker
     settings = ServiceSettings(
         workers=1, max_items=4, max_inflight_items=4, item_timeout_s=30, cache_size=0
     )
     with serve_in_thread(create_app(settings)) as url:
         with ThreadPoolExecutor(1) as pool:
-            slow = pool.submit(
-                httpx.post, f"{url}/score", json={"items": [item(answer, label)] * 4}, timeout=120
-            )
+            slow = pool.submit(httpx.post, f"{url}/score", json={"items": slow_items}, timeout=120)
             time.sleep(0.5)
             refused = httpx.post(f"{url}/score", json=item("12.8", "12.8"), timeout=60)
             assert slow.result().status_code == 200
@@ -236,7 +234,7 @@ def test_sigterm_during_a_long_batch_shuts_down_cleanly() -> None:
 
 
 def test_a_small_request_does_not_wait_behind_a_big_one() -> None:
-    slow_items = [item(*slow_pair(power)) for power in range(100, 108)]  # 8 distinct, ~0.8 s each
+    slow_items = [item(*slow_pair(power)) for power in range(100, 112)]  # 12 distinct, ~0.8 s each
     settings = ServiceSettings(workers=1, item_timeout_s=30, cache_size=0)
     finished: list[str] = []
     with serve_in_thread(create_app(settings)) as url:
@@ -264,7 +262,7 @@ def _openrlhf(items: list[dict[str, str]]) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("route", ["/score", "/openrlhf/get_reward"])
 def test_work_of_a_client_that_left_is_dropped_and_counted(route: str) -> None:
-    slow_items = [item(*slow_pair(power)) for power in range(110, 118)]
+    slow_items = [item(*slow_pair(power)) for power in range(110, 122)]  # ~10 s, 1.5 s awaited
     body = {"items": slow_items} if route == "/score" else _openrlhf(slow_items)
     settings = ServiceSettings(workers=1, item_timeout_s=30, cache_size=0)
     with serve_in_thread(create_app(settings)) as url:
