@@ -104,10 +104,18 @@ async def _score_rows(
 
 @app.command()
 def score(
-    rollouts: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL rows.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where scored rows go.")] = Path(
-        "scored.jsonl"
-    ),
+    rollouts: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            metavar="ROLLOUTS_FILE",
+            help="JSONL rows, each a /score item.",
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", metavar="JSONL", help="Where scored rows go.")
+    ] = Path("scored.jsonl"),
     url: Annotated[str | None, typer.Option(help="Score on this service, not locally.")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 4096,
     token: Annotated[str | None, typer.Option(envvar="REWARD_SERVICE_API_TOKEN")] = None,
@@ -146,10 +154,20 @@ def score(
 
 @app.command()
 def report(
-    stats: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Statistics JSONL.")],
-    output: Annotated[Path, typer.Option("-o", "--output")] = Path("report.png"),
+    stats: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            metavar="STATS_FILE",
+            help="The service's statistics file: the JSONL that REWARD_SERVICE_STATS_FILE names.",
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", metavar="PNG", help="The picture to write.")
+    ] = Path("report.png"),
 ) -> None:
-    """Plot the service's statistics file (REWARD_SERVICE_STATS_FILE) as a PNG."""
+    """Draw the dashboard's panels for every step in STATS_FILE as one PNG."""
     from reward_service.stats.report import write_report
 
     try:

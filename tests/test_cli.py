@@ -116,3 +116,20 @@ def test_a_short_token_stops_serve_with_one_line() -> None:
         "error: REWARD_SERVICE_WORKERS: Input should be greater than or equal to 1",
     ]
     assert "secret-12" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "usage", "described"),
+    [
+        ("report", "reward-service report [OPTIONS] {STATS_FILE}", "REWARD_SERVICE_STATS_FILE"),
+        ("score", "reward-service score [OPTIONS] {ROLLOUTS_FILE}", "each a /score item"),
+    ],
+)
+def test_help_names_the_file_a_command_reads(command: str, usage: str, described: str) -> None:
+    """The usage line names the file by what it holds (typer writes a required argument in
+    braces), and the argument's help says what it is."""
+    result = CliRunner().invoke(app, [command, "--help"], prog_name="reward-service")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert usage in text and described in text
+    assert "{stats}" not in text and "{rollouts}" not in text

@@ -56,7 +56,7 @@ def reflection_rows() -> list[tuple[str, str | None]]:
         for reflection, verdict in zip(
             reflections, _alternatives(verdicts_cell, len(reflections)), strict=True
         ):
-            rows.append((reflection, None if verdict == "none" else verdict))
+            rows.append((reflection, None if verdict == "`null`" else verdict))
     return rows
 
 

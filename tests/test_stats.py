@@ -25,7 +25,9 @@ from reward_service.stats import (
     merge_by_step,
     read_jsonl,
 )
-from reward_service.stats.view import served_json, stats_view
+from reward_service.stats.panels import RIGHT_ANSWER_COLORS, WRONG_ANSWER_COLORS
+from reward_service.stats.report import summary_lines
+from reward_service.stats.view import ANSWERS_SHOWN, LAST_STEP_ANSWERS, served_json, stats_view
 from tests.conftest import make_response
 
 REWARD = MultiSignalMathReward()
@@ -401,6 +403,50 @@ def test_report_skips_and_names_a_malformed_line(results, tmp_path: Path) -> Non
     assert f"{path}:2: skipped" in result.output.replace("\n", "")
     assert f"{path}:3: skipped" in result.output.replace("\n", "")
     assert [s.step for s in read_jsonl(path)] == [1, 2]
+
+
+def _record_step(recorder: StatsRecorder, step: int, answers: dict[str, tuple[str, int]]) -> None:
+    """``answers``: answer -> (its label, how many responses give it)."""
+    items, results = [], []
+    for answer, (label, count) in answers.items():
+        result = REWARD.score(make_response(answer), label)
+        items += [ScoredItem(make_response(answer), label)] * count
+        results += [result] * count
+    recorder.record(items, results, step, 1.0)
+
+
+@pytest.mark.parametrize("right", [True, False], ids=["right", "wrong"])
+def test_as_many_answers_of_one_kind_as_a_view_shows_get_colours_of_their_own(
+    right: bool,
+) -> None:
+    """The most answers a view can show of one kind (the run's leaders, then the last step's
+    that are new) are each dealt a colour of their own, from their kind's palette."""
+
+    def answers(first: int, count: int, times: int) -> dict[str, tuple[str, int]]:
+        values = [str(value) for value in range(first, first + count)]
+        return {v: (v if right else "0", times + int(v)) for v in values}
+
+    recorder = StatsRecorder()
+    _record_step(recorder, 0, answers(1, ANSWERS_SHOWN, 10))
+    _record_step(recorder, 1, answers(ANSWERS_SHOWN + 1, LAST_STEP_ANSWERS, -ANSWERS_SHOWN))
+    shown = [a for a in recorder.snapshot()["answers"] if a["right"] is right]
+    palette = RIGHT_ANSWER_COLORS if right else WRONG_ANSWER_COLORS
+    assert len(shown) == ANSWERS_SHOWN + LAST_STEP_ANSWERS <= len(palette)
+    assert sorted(a["color"] for a in shown) == sorted(palette[: len(shown)])
+    # dealt in the order the answers first led a step: the run's first leader gets the first
+    by_key = {a["key"]: a["color"] for a in shown}
+    assert by_key[str(ANSWERS_SHOWN)] == palette[0]
+
+
+def test_the_report_says_when_no_lengths_were_sent(results) -> None:
+    recorder = StatsRecorder()
+    recorder.record(items_of(BATCH), results, 1, 1.0)  # token counts
+    recorder.record([ScoredItem(r, "12.8") for r in BATCH], results, 2, 1.0)  # none
+    lines = summary_lines(recorder.snapshot())
+    assert "mean length: no token counts sent   truncated \N{EN DASH}" in lines
+    assert not any("None" in line for line in lines)
+    recorder.record(items_of(BATCH), results, 3, 1.0)
+    assert "mean length 350 tok   truncated 50.0%" in summary_lines(recorder.snapshot())
 
 
 def test_token_counts_are_whole_numbers(client: httpx.Client) -> None:

@@ -3,17 +3,19 @@
 Each panel answers one question a GRPO researcher asks of a run. A panel names the series of
 the statistics view (:mod:`reward_service.stats.view`) it plots, each with a fixed colour, so
 a series looks the same on every panel, on the page and in the report, refresh after refresh.
-The answer and data-source series are made per run; their colours come from their names.
+The answer and data-source series are made per run: the view deals them colours from the
+palettes below in the order they first appear (:func:`deal_colors`), so within one panel no two
+share a colour, right answers are green and wrong ones red or orange.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from reward_service.scoring import FORMAT_RULES
 from reward_service.stats.answers import FAILED, NO_ANSWER, TIMED_OUT
-from reward_service.stats.sketch import digest
 
 SMOOTHING = 0.6
 """Default weight of the exponential moving average drawn over noisy lines (0: none)."""
@@ -36,9 +38,39 @@ CELL_COLORS = {
     "wrong_none": "#d5dae2",
 }
 """Calibrated cells in full colours, the warning cell (a right answer called wrong) red."""
-RIGHT_ANSWER_COLORS = ("#1b7837", "#4dac26", "#2ca25f", "#74c476", "#006d2c", "#41ab5d")
-WRONG_ANSWER_COLORS = ("#d6604d", "#b2182b", "#e08214", "#f4a582", "#8c2d04", "#c51b7d", "#fdae61")
-SPECIAL_ANSWER_COLORS = {NO_ANSWER: "#9aa3b2", TIMED_OUT: "#ff7f0e", FAILED: "#4d4d4d"}
+RIGHT_ANSWER_COLORS = (
+    "#1b7837",
+    "#29e029",
+    "#b3ec79",
+    "#6adca3",
+    "#31a527",
+    "#1c5438",
+    "#44e479",
+    "#75cd1d",
+    "#669933",
+    "#19b366",
+    "#b2e0a3",
+    "#385b15",
+)
+"""Greens for right answers, in the order they are dealt (each far from those before it)."""
+WRONG_ANSWER_COLORS = (
+    "#d6604d",
+    "#f90606",
+    "#f98806",
+    "#eb8e9b",
+    "#8b1828",
+    "#f3b268",
+    "#bd2a05",
+    "#ee2f49",
+    "#bd5b05",
+    "#f5a284",
+    "#f3687b",
+    "#8b5518",
+)
+"""Reds and oranges for wrong answers, in the order they are dealt."""
+TIMED_OUT_COLOR = "#9467bd"
+"""Neither green nor red: a timed-out answer was never judged (also the timeouts' bars)."""
+SPECIAL_ANSWER_COLORS = {NO_ANSWER: "#9aa3b2", TIMED_OUT: TIMED_OUT_COLOR, FAILED: "#4d4d4d"}
 OTHER_RIGHT_COLOR, OTHER_WRONG_COLOR = "#d9f0d3", "#fddbc7"
 SOURCE_COLORS = (
     "#2f6fdb",
@@ -50,6 +82,7 @@ SOURCE_COLORS = (
     "#c2a320",
     "#17becf",
 )
+"""Data sources' colours, in the order they are dealt."""
 
 Axis = Literal["y", "y2"]
 Kind = Literal["line", "bar", "area"]
@@ -103,21 +136,10 @@ class Panel:
         return asdict(self)
 
 
-def _color(name: str, palette: tuple[str, ...]) -> str:
-    return palette[digest(name) % len(palette)]
-
-
-def answer_color(key: str, right: bool) -> str:
-    """An answer's colour: green hues for right answers, red ones for wrong; by its key, so
-    it never changes between refreshes."""
-    if key in SPECIAL_ANSWER_COLORS:
-        return SPECIAL_ANSWER_COLORS[key]
-    return _color(key, RIGHT_ANSWER_COLORS if right else WRONG_ANSWER_COLORS)
-
-
-def source_color(name: str) -> str:
-    """A data source's colour, by its name."""
-    return _color(name, SOURCE_COLORS)
+def deal_colors(names: Iterable[str], palette: tuple[str, ...]) -> dict[str, str]:
+    """The palette's colours dealt to ``names`` in their order (the view passes them in the
+    order they first appeared): distinct while there are no more names than colours."""
+    return {name: palette[index % len(palette)] for index, name in enumerate(dict.fromkeys(names))}
 
 
 def _signal(key: str, label: str | None = None, **options: Any) -> Series:
@@ -156,7 +178,7 @@ def panels(
         ),
         Panel(
             "answers",
-            "Answers: is the distribution collapsing? (green right, red wrong)",
+            "Answers: is the distribution collapsing? (green right, red or orange wrong)",
             "share of items",
             _answer_series(answers),
             y2_label="distinct answers",
@@ -238,7 +260,7 @@ def panels(
                 Series(
                     "timeouts",
                     "timeouts",
-                    SPECIAL_ANSWER_COLORS[TIMED_OUT],
+                    TIMED_OUT_COLOR,
                     kind="bar",
                     smooth=False,
                 ),

@@ -8,6 +8,7 @@ page's summary of the last step as the first cell.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ COLUMNS = 3
 PANEL_SIZE_IN = (6.2, 4.4)
 DPI = 100
 RANGE_BARS = 12
+POINTS_SHOWN = 60
+"""Up to this many steps, each is drawn as a dot too (as on the page): a lone value shows."""
 
 
 def ema(values: Sequence[float | None], weight: float) -> list[float | None]:
@@ -58,6 +61,7 @@ def _draw_steps(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> list[
             x, *shares, colors=[s["color"] for s in areas], labels=[s["label"] for s in areas]
         )
     bottom = [0.0] * len(x)
+    dots = {"marker": "o", "markersize": 3} if len(x) <= POINTS_SHOWN else {}
     for series in panel["series"]:
         if series["kind"] == "area":
             continue
@@ -89,11 +93,18 @@ def _draw_steps(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> list[
                 color=series["color"],
                 label=series["label"],
                 linewidth=1.6,
+                **dots,
             )
             handles.append(line)
         else:
             (line,) = target.plot(
-                x, _nan(values), style, color=series["color"], label=series["label"], linewidth=1.4
+                x,
+                _nan(values),
+                style,
+                color=series["color"],
+                label=series["label"],
+                linewidth=1.4,
+                **dots,
             )
             handles.append(line)
     axis.set(xlabel="step", ylabel=panel["y_label"])
@@ -116,23 +127,55 @@ def _draw_range_bars(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> 
     axis.set(xlabel=panel["y_label"])
 
 
+NOT_SENT = "\N{EN DASH}"
+"""What the page and the report show for a value the trainer did not send."""
+
+
+def _to_fixed(value: float, places: int) -> Decimal:
+    """JavaScript's ``value.toFixed(places)``: the exact value of the float, a tie rounded
+    away from zero (Python's ``round`` and ``format`` round a tie to even)."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def percent(share: float | None) -> str:
+    """``share`` as the page writes it, ``(100 * share).toFixed(1)`` and a ``%``: 0.8125 is
+    ``81.3%`` on both."""
+    return NOT_SENT if share is None else f"{_to_fixed(100 * share, 1)}%"
+
+
+def number(value: float | None) -> str:
+    """A count or mean as the page writes it: digit groups, at most three decimals."""
+    if value is None:
+        return NOT_SENT
+    fixed = _to_fixed(value, 3)
+    return f"{int(fixed):,}" if fixed == fixed.to_integral_value() else f"{fixed.normalize():,}"
+
+
+def _length(view: dict[str, Any]) -> str:
+    mean = view["summary"]["length_mean"]
+    if mean is None:
+        sent = "token counts" if view["length_unit"] == "tokens" else "lengths"
+        return f"mean length: no {sent} sent"
+    unit = "tok" if view["length_unit"] == "tokens" else "chars"
+    return f"mean length {number(mean)} {unit}"
+
+
 def summary_lines(view: dict[str, Any]) -> list[str]:
     """The view's summary of the last step (the page's counters), as text lines."""
     last = view["summary"]
 
     def share(key: str) -> str:
-        return "-" if last[key] is None else f"{100 * last[key]:.1f}%"
+        return percent(last[key])
 
-    unit = "tok" if view["length_unit"] == "tokens" else "chars"
     return [
-        f"step {last['step']} ({last['items']} items); {len(view['steps'])} steps shown",
+        f"step {last['step']} ({number(last['items'])} items); {len(view['steps'])} steps shown",
         f"verify {share('verify')}   format {share('format')}",
         f"says wrong {share('says_wrong')}   says correct {share('says_correct')}",
-        f"distinct answers {last['distinct_answers']}",
+        f"distinct answers {number(last['distinct_answers'])}",
         f"zero-advantage groups {share('zero_variance')}   pass@k {share('pass_at_k')}",
-        f"mean length {last['length_mean']} {unit}   truncated {share('truncated')}",
-        f"timeouts {last['timeouts_total']} (last step {last['timeouts']})",
-        f"errors {last['errors_total']} (last step {last['errors']})",
+        f"{_length(view)}   truncated {share('truncated')}",
+        f"timeouts {number(last['timeouts_total'])} (last step {last['timeouts']})",
+        f"errors {number(last['errors_total'])} (last step {last['errors']})",
     ]
 
 

@@ -16,7 +16,15 @@ import orjson
 
 from reward_service.scoring import FORMAT_RULES
 from reward_service.stats.answers import SPECIAL_KEYS, display_text
-from reward_service.stats.panels import SMOOTHING, answer_color, panels, source_color
+from reward_service.stats.panels import (
+    RIGHT_ANSWER_COLORS,
+    SMOOTHING,
+    SOURCE_COLORS,
+    SPECIAL_ANSWER_COLORS,
+    WRONG_ANSWER_COLORS,
+    deal_colors,
+    panels,
+)
 from reward_service.stats.sketch import distinct_count
 from reward_service.stats.step import CALIBRATION_CELLS, SIGNALS, SOURCE_CHARS_KEPT, StepStats
 
@@ -99,24 +107,41 @@ def _answer_keys(rows: Sequence[Row]) -> list[tuple[str, bool]]:
     return chosen
 
 
+def _by_debut(keys: Sequence[tuple[str, bool]], rows: Sequence[Row]) -> list[tuple[str, bool]]:
+    """``keys`` in the order they first appeared among a step's most frequent answers (the
+    first served step where each was, then its rank there): an answer that leads only later
+    comes after the ones shown before it, so it never takes their colours."""
+    debut: dict[tuple[str, bool], tuple[int, int]] = {}
+    for index, row in enumerate(rows):
+        for rank, (key, _) in enumerate(row[_TOP]):
+            debut.setdefault(key, (index, rank))
+    return sorted(keys, key=lambda key: (*debut.get(key, (len(rows), 0)), key))
+
+
+def _answer_colors(keys: Sequence[tuple[str, bool]], rows: Sequence[Row]) -> list[str]:
+    """One colour per shown answer: greens dealt to right answers and reds to wrong ones, by
+    debut; the keys that stand for no judged answer keep their own."""
+    order = [key for key in _by_debut(keys, rows) if key[0] not in SPECIAL_KEYS]
+    greens = deal_colors((key for key, right in order if right), RIGHT_ANSWER_COLORS)
+    reds = deal_colors((key for key, right in order if not right), WRONG_ANSWER_COLORS)
+    return [
+        SPECIAL_ANSWER_COLORS.get(key) or (greens if right else reds)[key] for key, right in keys
+    ]
+
+
 def _answer_columns(
     steps: Sequence[StepStats], rows: Sequence[Row], series: dict[str, list[Any]]
 ) -> list[dict]:
     keys = _answer_keys(rows) if rows else []
+    colors = _answer_colors(keys, rows)
     answers = []
-    for index, (key, right) in enumerate(keys):
+    for index, ((key, right), color) in enumerate(zip(keys, colors, strict=True)):
         name = f"answer.{index}"
         counts = (s.right_answers if right else s.wrong_answers for s in steps)
         series[name] = [c.get(key, 0) for c in counts]
         mark = "" if key in SPECIAL_KEYS else (" ✓" if right else " ✗")
         answers.append(
-            {
-                "key": key,
-                "right": right,
-                "label": f"{key}{mark}",
-                "color": answer_color(key, right),
-                "series": name,
-            }
+            {"key": key, "right": right, "label": f"{key}{mark}", "color": color, "series": name}
         )
     shown_right = [series[a["series"]] for a in answers if a["right"]]
     shown_wrong = [series[a["series"]] for a in answers if not a["right"]]
@@ -132,19 +157,22 @@ def _answer_columns(
 
 def _source_columns(steps: Sequence[StepStats], series: dict[str, list[Any]]) -> list[dict]:
     totals: Counter[str] = Counter()
+    debut: list[str] = []  # sources in the order they first appeared
     for stats in steps:
         totals.update({name: counts[0] for name, counts in stats.sources.items()})
+        debut += sorted(set(stats.sources) - set(debut), key=lambda n: (-stats.sources[n][0], n))
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:SOURCES_SHOWN]
+    shown = {name for name, _ in ranked}
+    colors = deal_colors((name for name in debut if name in shown), SOURCE_COLORS)
     sources = []
-    for index, (name, _) in enumerate(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))):
-        if index == SOURCES_SHOWN:
-            break
+    for index, (name, _) in enumerate(ranked):
         column = f"source.{index}"
         series[column] = [
             _rate(s.sources[name][1], s.sources[name][0]) if name in s.sources else None
             for s in steps
         ]
-        shown = display_text(name, SOURCE_CHARS_KEPT)
-        sources.append({"name": shown, "color": source_color(shown), "series": column})
+        name_shown = display_text(name, SOURCE_CHARS_KEPT)
+        sources.append({"name": name_shown, "color": colors[name], "series": column})
     return sources
 
 
