@@ -371,6 +371,8 @@ def test_the_report_draws_the_pages_panels_in_its_colours(
         assert below, f"{panel['id']}: the legend overlaps the plot"
         ticks = [tick for tick in axis.get_xticks() if 0 <= tick <= 4]
         assert ticks and all(float(tick).is_integer() for tick in ticks)
+        if panel["whole_numbers"]:  # counts, even when every count is zero
+            assert all(float(tick).is_integer() for tick in axis.get_yticks()), panel["id"]
 
 
 @pytest.mark.report

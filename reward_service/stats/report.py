@@ -226,6 +226,7 @@ def write_report(
         handles = _draw_steps(axis, view, panel)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
         if panel["whole_numbers"]:
+            axis.set_ylim(bottom=0, top=max(1.0, axis.get_ylim()[1]))  # no 0.006 when all zero
             axis.yaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend(
