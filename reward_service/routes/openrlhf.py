@@ -28,7 +28,15 @@ from fastapi.security import APIKeyQuery
 from pydantic import BaseModel, ConfigDict, FailFast, Field, StrictStr, model_validator
 
 from reward_service.batch import BatchItem, BatchReport
-from reward_service.deps import InFlight, Metrics, Scorer, Settings, Stats, token_accepted
+from reward_service.deps import (
+    InFlight,
+    Metrics,
+    RequireJson,
+    Scorer,
+    Settings,
+    Stats,
+    token_accepted,
+)
 from reward_service.disconnects import unless_client_leaves
 from reward_service.metrics import ServiceMetrics
 from reward_service.prompt_match import response_start
@@ -54,7 +62,7 @@ def _token_in_query(
         raise HTTPException(401, "missing or wrong '?token=' in the reward URL")
 
 
-router = APIRouter(tags=["trainers"], dependencies=[Depends(_token_in_query)])
+router = APIRouter(tags=["trainers"], dependencies=[Depends(_token_in_query), RequireJson])
 
 
 class OpenRLHFRequest(BaseModel):
@@ -142,7 +150,7 @@ def _report_unfound_prompts(responses: list[str | None], metrics: ServiceMetrics
             },
         }
     },
-    responses={400: {}, 401: {}, 408: {}, 413: {}, 422: {}, 499: {}, 503: {}},
+    responses={400: {}, 401: {}, 408: {}, 413: {}, 415: {}, 422: {}, 499: {}, 503: {}},
 )
 async def get_reward(
     request: Request,
