@@ -109,6 +109,10 @@ class BatchRecord:
         return cls(step, stats, _last_kept(pairs, latest_items), _last_kept(failed, failed_items))
 
 
+class NoSuchResponse(LookupError):
+    """A response id this run never issued (as opposed to one no longer kept)."""
+
+
 class StatsUnavailable(RuntimeError):
     """The statistics are out of reach for now (a shared store restarting): retry later."""
 
@@ -138,6 +142,7 @@ class StatsStore(Protocol):
         """The row ``row_id`` of the response tables with its text, while it is kept.
 
         Raises:
+            NoSuchResponse: this run never issued ``row_id``.
             StatsUnavailable: it cannot be read now.
         """
         ...
@@ -179,7 +184,7 @@ class StatsRecorder:
         self._latest: deque[Row] = deque(maxlen=latest_items)
         self._failed: deque[Row] = deque(maxlen=failed_items)
         # row ids go on from the start time in ms: a restart never reuses a recent id
-        self._rows_made = time.time_ns() // 1_000_000
+        self._rows_made = self._first_row = time.time_ns() // 1_000_000
         self._rows: RowCache = {}
         self._jsonl_path = jsonl_path
         self._on_write_failure = on_write_failure
@@ -383,8 +388,14 @@ class StatsRecorder:
                 self._write_checkpoint(*self._checkpoint_lines())  # logs its own failures
 
     def response(self, row_id: int) -> dict[str, Any] | None:
-        """The row ``row_id`` of the response tables with its text, while it is kept."""
+        """The row ``row_id`` of the response tables with its text, while it is kept.
+
+        Raises:
+            NoSuchResponse: ``row_id`` is not one this recorder issued.
+        """
         with self._lock:
+            if not self._first_row < row_id <= self._rows_made:
+                raise NoSuchResponse(f"no such response: {row_id}")
             for row in (*self._latest, *self._failed):
                 if row.id == row_id:
                     return text_row(row)
