@@ -28,7 +28,7 @@ def _settings(**overrides: Any) -> ServiceSettings:
         return ServiceSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         for line in settings_errors(exc):
-            console.print(f"[red]error:[/red] {line}", highlight=False)
+            console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
 
 

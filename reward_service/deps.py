@@ -1,7 +1,7 @@
 """What routes receive from the application, as typed FastAPI dependencies.
 
 Routers that serve scores or statistics declare ``dependencies=[RequireToken]``, so no
-route of theirs can forget the token check.
+route of theirs can forget the token check; scoring routes also declare ``RequireJson``.
 """
 
 from __future__ import annotations
@@ -84,3 +84,21 @@ def _require_token(
 
 
 RequireToken = Depends(_require_token)
+
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def _require_json(request: Request) -> None:
+    """Refuse a body not declared ``Content-Type: application/json`` (parameters such as
+    ``charset`` allowed): a web page can post text/plain or a form to 127.0.0.1 without a
+    CORS preflight, never JSON."""
+    declared = request.headers.get("content-type", "")
+    if declared.partition(";")[0].strip().lower() != JSON_MEDIA_TYPE:
+        raise HTTPException(
+            415,
+            f"the body must be sent as 'Content-Type: {JSON_MEDIA_TYPE}' (got {declared[:100]!r})",
+        )
+
+
+RequireJson = Depends(_require_json)

@@ -62,6 +62,11 @@ class ServiceMetrics:
         self.cache_misses = Counter(
             "reward_cache_misses", "Distinct answers verified in the pool.", registry=self.registry
         )
+        self.prompts_not_found = Counter(
+            "reward_openrlhf_prompts_not_found",
+            "OpenRLHF queries that do not start with their prompt (each an item error).",
+            registry=self.registry,
+        )
         self.stats_failures = Counter(
             "reward_stats_failures",
             "Batches whose statistics could not be recorded or appended to the stats file.",

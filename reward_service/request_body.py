@@ -50,6 +50,7 @@ PARSE_INLINE_BYTES = 64 * 1024
 MAX_ERRORS = 5
 """Most problems a 4xx names; validation stops at the first invalid item anyway."""
 MAX_MESSAGE_CHARS = 300
+NOT_UTF8 = "body is not UTF-8 JSON: send JSON encoded as UTF-8"
 
 
 @contextlib.asynccontextmanager
@@ -111,6 +112,8 @@ def _decoded(body: bytearray) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "UTF-8" in exc.msg:  # orjson reads invalid bytes as "surrogates not allowed"
+            raise HTTPException(400, NOT_UTF8) from None
         error = _NumberOutOfRange if "number" in exc.msg else HTTPException
         raise error(400, f"body is not valid JSON: {exc}") from None
 
@@ -226,11 +229,22 @@ async def _exact_numbers(body: bytearray) -> Any:
 
 def _decoded_exactly(body: bytearray) -> Any:
     try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_no_constants)
+        return json.loads(
+            body, parse_float=Decimal, parse_int=_exact_int, parse_constant=_no_constants
+        )
     except RecursionError:
         raise HTTPException(422, "body is nested too deeply to read its numbers exactly") from None
-    except ValueError as exc:  # an integer past Python's 4300-digit limit, or not JSON
+    except ValueError as exc:  # not JSON
         raise HTTPException(400, f"body is not valid JSON: {exc}"[:MAX_MESSAGE_CHARS]) from None
+
+
+def _exact_int(digits: str) -> int | Decimal:
+    """A JSON integer; past Python's int-from-text limit (4300 digits) a Decimal, so that a
+    label that long gets the label limit's 422 and any other number a type error."""
+    try:
+        return int(digits)
+    except ValueError:
+        return Decimal(digits)
 
 
 def _decimals_as_floats(payload: Any) -> None:
@@ -281,7 +295,7 @@ def _written_length(number: int | Decimal) -> int:
     """How many characters ``number`` takes written out without an exponent, computed
     without writing it (``1e999999999`` would take a gigabyte)."""
     if isinstance(number, int):
-        return len(str(number))  # at most 4300 digits: json refuses longer integers
+        return len(str(number))  # at most 4300 digits: longer ones are Decimals
     sign, digits, exponent = number.as_tuple()
     if not isinstance(exponent, int):
         return 0  # not finite: refused by label_text with its own message

@@ -1,8 +1,9 @@
 """Request and response bodies of the HTTP API.
 
 Types are strict: a label is text (JSON numbers are turned into their exact text before
-validation, booleans are refused), weights are numbers in ``[0, MAX_WEIGHT]``, a step is
-a non-negative integer. Each result is the scoring core's own :class:`ScoreResult`.
+validation, booleans are refused), weights are numbers in ``[0, MAX_WEIGHT]``, a step and
+a token count are whole numbers in ``[0, MAX_STEP]`` and ``[0, MAX_RESPONSE_TOKENS]``.
+Each result is the scoring core's own :class:`ScoreResult`.
 """
 
 from __future__ import annotations
@@ -34,8 +35,15 @@ def _whole_number(value: Any) -> Any:
     return int(value)
 
 
-WholeNumber = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(_whole_number)]
-"""A count or a step: JSON's ``5`` and ``5.0``, not ``-1``, ``5.5``, ``"5"`` or ``true``."""
+MAX_STEP = 10**12
+"""The highest step accepted: far past any run, and room to number steps on in 64 bits."""
+MAX_RESPONSE_TOKENS = 10**8
+"""The most tokens one response may claim: sums over a step's items stay exact integers."""
+
+Step = Annotated[int, Field(ge=0, le=MAX_STEP), BeforeValidator(_whole_number)]
+"""A trainer's step: JSON's ``5`` and ``5.0``, not ``-1``, ``5.5``, ``"5"`` or ``true``."""
+TokenCount = Annotated[int, Field(ge=0, le=MAX_RESPONSE_TOKENS), BeforeValidator(_whole_number)]
+"""A response's length in tokens, a whole number like :data:`Step`."""
 
 
 class WeightsIn(BaseModel):
@@ -66,8 +74,10 @@ class ScoreItemIn(BaseModel):
         max_length=256,
         description="The prompt's group: responses sampled for one prompt share it (verl's uid).",
     )
-    response_tokens: WholeNumber | None = Field(
-        None, description="The response's length in tokens, as the trainer counted it."
+    response_tokens: TokenCount | None = Field(
+        None,
+        description=f"The response's length in tokens, as the trainer counted it "
+        f"(at most {MAX_RESPONSE_TOKENS:,}).",
     )
     truncated: StrictBool | None = Field(
         None, description="Whether the trainer cut the response at its length limit."
@@ -83,7 +93,9 @@ class ScoreRequest(BaseModel):
         min_length=1, description="Validation stops at the first invalid item."
     )
     weights: WeightsIn | None = None
-    step: WholeNumber | None = Field(None, description="The trainer's global step.")
+    step: Step | None = Field(
+        None, description=f"The trainer's global step (at most {MAX_STEP:,})."
+    )
 
 
 class ScoreResponse(BaseModel):

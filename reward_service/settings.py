@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -125,6 +126,15 @@ class ServiceSettings(BaseSettings):
             raise ValueError("max_body_bytes must be <= max_inflight_bytes")
         return self
 
+    @field_validator("stats_file")
+    @classmethod
+    def _stats_file_is_writable(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            problem = _unwritable(value)
+            if problem:
+                raise ValueError(f"cannot write the statistics file {value}: {problem}")
+        return value
+
     @field_validator("api_token")
     @classmethod
     def _token_is_not_trivial(cls, value: SecretStr | None) -> SecretStr | None:
@@ -134,6 +144,29 @@ class ServiceSettings(BaseSettings):
                 f"this one has {len(value.get_secret_value())}"
             )
         return value
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the service could not append to ``path`` (creating it and its folders), or None;
+    it leaves nothing behind."""
+    if path.is_dir():
+        return "it is a directory"
+    if path.exists():
+        try:
+            path.open("ab").close()
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        return None
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is not a directory"
+    try:
+        with tempfile.TemporaryFile(dir=folder):  # gone when closed
+            return None
+    except OSError as exc:
+        return f"no file can be created in {folder} ({exc.strerror or exc})"
 
 
 def settings_errors(error: ValidationError) -> list[str]:

@@ -133,3 +133,32 @@ def test_help_names_the_file_a_command_reads(command: str, usage: str, described
     assert result.exit_code == 0, result.output
     assert usage in text and described in text
     assert "{stats}" not in text and "{rollouts}" not in text
+
+
+@pytest.mark.parametrize("where", ["directory", "under-a-file", "read-only"])
+def test_an_unwritable_stats_file_stops_serve_with_one_line(tmp_path: Path, where: str) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "file").write_text("")
+    read_only = Path("/proc/reward-service-stats.jsonl")  # no one may create files there
+    path, reason = {
+        "directory": (tmp_path, "it is a directory"),
+        "under-a-file": (tmp_path / "file" / "stats.jsonl", f"{tmp_path / 'file'} is not a"),
+        "read-only": (read_only, "no file can be created in /proc"),
+    }[where]
+    env = {**os.environ, "REWARD_SERVICE_STATS_FILE": str(path), **ONE_WORKER}
+    done = subprocess.run(
+        [sys.executable, "-m", "reward_service.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stdout
+    assert lines[0].startswith(
+        f"error: REWARD_SERVICE_STATS_FILE: cannot write the statistics file {path}: "
+    )
+    assert reason in lines[0]

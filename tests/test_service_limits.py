@@ -21,6 +21,7 @@ from reward_service.settings import ServiceSettings
 from tests.conftest import make_response
 
 ITEM = {"response": make_response(), "ground_truth": "12.8"}
+JSON = {"content-type": "application/json"}
 
 
 def _peak_rss(pid: int) -> int:
@@ -64,7 +65,7 @@ def test_a_body_of_empty_items_costs_a_small_multiple_of_its_bytes(
     pid = service.process.pid  # type: ignore[union-attr]
     _reset_peak_rss(pid)
     before = _peak_rss(pid)
-    response = httpx.post(f"{service.url}/score", content=body, timeout=60)
+    response = httpx.post(f"{service.url}/score", content=body, headers=JSON, timeout=60)
     grew = _peak_rss(pid) - before
     assert response.status_code == status
     assert len(response.content) < 2_000  # a few errors, never one per item
@@ -134,8 +135,12 @@ def test_chunked_and_openrlhf_bytes_are_held_as_they_arrive(small_limits: str) -
     first = orjson.dumps(ITEM)[:-1] + b', "data_source": "' + b"x" * 30_000
     slow.sendall(b"%x\r\n%s\r\n" % (len(first), first))  # 30 KB held, the rest to come
     time.sleep(0.5)
-    crowded = httpx.post(f"{small_limits}/openrlhf/get_reward", content=_openrlhf_body(25_000))
-    fits = httpx.post(f"{small_limits}/openrlhf/get_reward", content=_openrlhf_body(1_000))
+    crowded = httpx.post(
+        f"{small_limits}/openrlhf/get_reward", content=_openrlhf_body(25_000), headers=JSON
+    )
+    fits = httpx.post(
+        f"{small_limits}/openrlhf/get_reward", content=_openrlhf_body(1_000), headers=JSON
+    )
     end = b'"}'
     slow.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(end), end))
     assert _status(slow) == 200
@@ -147,13 +152,13 @@ def test_chunked_and_openrlhf_bytes_are_held_as_they_arrive(small_limits: str) -
 
 @pytest.mark.parametrize("path", ["/score", "/openrlhf/get_reward"])
 def test_every_scoring_route_has_the_body_limit(small_limits: str, path: str) -> None:
-    declared = httpx.post(f"{small_limits}{path}", content=_openrlhf_body(41_000))
+    declared = httpx.post(f"{small_limits}{path}", content=_openrlhf_body(41_000), headers=JSON)
 
     def chunks() -> Iterator[bytes]:
         body = _openrlhf_body(41_000)
         yield from (body[start : start + 8192] for start in range(0, len(body), 8192))
 
-    streamed = httpx.post(f"{small_limits}{path}", content=chunks())
+    streamed = httpx.post(f"{small_limits}{path}", content=chunks(), headers=JSON)
     assert declared.status_code == streamed.status_code == 413
 
 
@@ -163,7 +168,8 @@ def test_a_client_that_stops_sending_is_dropped(small_limits: str) -> None:
     stalled.sendall(b"x" * 20_000)  # then nothing: the 20 KB it holds are given back
     code = _status(stalled)
     stalled.close()
-    after = httpx.post(f"{small_limits}/score", content=b'{"pad": "' + b"x" * 35_000 + b'"}')
+    padded = b'{"pad": "' + b"x" * 35_000 + b'"}'
+    after = httpx.post(f"{small_limits}/score", content=padded, headers=JSON)
     assert code == 408
     assert after.status_code == 422  # read whole (not 503): nothing else was held
 

@@ -170,5 +170,10 @@ def test_deeply_nested_extra_info_with_a_numeric_label_is_never_a_500(service_ur
 
 def test_openrlhf_refuses_nan_labels_with_a_400(service_url: str) -> None:
     body = b'{"query": ["q"], "prompts": [""], "labels": [NaN]}'
-    response = httpx.post(f"{service_url}/openrlhf/get_reward", content=body, timeout=60)
+    response = httpx.post(
+        f"{service_url}/openrlhf/get_reward",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
     assert response.status_code == 400 and "not valid JSON" in response.text

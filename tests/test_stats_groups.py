@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import random
 
+import httpx
 import pytest
 
+from reward_service.app import create_app
+from reward_service.bench.local_server import serve_in_thread
+from reward_service.settings import ServiceSettings
 from reward_service.stats.groups import GROUPS_KEPT, GroupTable
 from reward_service.stats.sketch import digest
 
@@ -90,3 +94,18 @@ def test_exactly_the_bound_is_counted_exactly() -> None:
 def test_the_table_round_trips() -> None:
     groups = table([("a", 1.4, 1), ("a", 0.2, 0), ("b", 0.0, 0)])
     assert GroupTable.from_dict(groups.to_dict()) == groups
+
+
+def test_an_estimated_group_count_is_a_whole_number() -> None:
+    """Past GROUPS_KEPT groups the count is estimated: shown as a whole number of groups."""
+    count = 16384
+    items = [
+        {"response": "\\boxed{1}", "ground_truth": "1", "group": f"prompt-{k}"}
+        for k in range(count)
+    ]
+    settings = ServiceSettings(workers=1, max_items=count)
+    with serve_in_thread(create_app(settings)) as url:
+        posted = httpx.post(f"{url}/score", json={"items": items, "step": 3}, timeout=300)
+        assert posted.status_code == 200
+        groups = httpx.get(f"{url}/stats", timeout=60).json()["series"]["groups"]
+    assert groups[-1] == int(groups[-1]) and abs(groups[-1] - count) < 0.2 * count

@@ -4,7 +4,9 @@ OpenRLHF posts ``{"query": [...], "prompts": [...], "labels": [...]}``: each que
 prompt and the response decoded together (special tokens kept), each prompt the text the
 query starts with, each label the dataset's answer. The answer is OpenRLHF's:
 ``{"rewards": [...], "scores": [...], "extra_logs": {"verify": [...], ...}}``, one value per
-query, scored by the same batch scorer as ``/score``, under the same limits (body size,
+query (a query that does not start with its prompt, even allowing for a decode round trip
+or a truncated prompt, is an item error: reward 0, ``scoring_error`` 1, logged, counted in
+``/metrics``), scored by the same batch scorer as ``/score``, under the same limits (body size,
 items, bytes and items in flight), and dropped like ``/score``'s when the client leaves.
 OpenRLHF sends no headers, so when the service has a token it goes in the URL:
 ``.../openrlhf/get_reward?token=...``.
@@ -17,6 +19,7 @@ by the recorder's policy for untagged batches (a quiet gap ends a step).
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Annotated
 
@@ -24,11 +27,22 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyQuery
 from pydantic import BaseModel, ConfigDict, FailFast, Field, StrictStr, model_validator
 
-from reward_service.batch import BatchItem
-from reward_service.deps import InFlight, Metrics, Scorer, Settings, Stats, token_accepted
+from reward_service.batch import BatchItem, BatchReport
+from reward_service.deps import (
+    InFlight,
+    Metrics,
+    RequireJson,
+    Scorer,
+    Settings,
+    Stats,
+    token_accepted,
+)
 from reward_service.disconnects import unless_client_leaves
+from reward_service.metrics import ServiceMetrics
+from reward_service.prompt_match import response_start
 from reward_service.request_body import decode_json, read_body, validated
 from reward_service.routes.score import record_scored
+from reward_service.scoring import error_result
 from reward_service.stats import ScoredItem
 
 _TOKEN_IN_URL = APIKeyQuery(
@@ -38,6 +52,8 @@ _TOKEN_IN_URL = APIKeyQuery(
     auto_error=False,
 )
 
+logger = logging.getLogger("reward_service")
+
 
 def _token_in_query(
     settings: Settings, token: Annotated[str | None, Security(_TOKEN_IN_URL)] = None
@@ -46,7 +62,7 @@ def _token_in_query(
         raise HTTPException(401, "missing or wrong '?token=' in the reward URL")
 
 
-router = APIRouter(tags=["trainers"], dependencies=[Depends(_token_in_query)])
+router = APIRouter(tags=["trainers"], dependencies=[Depends(_token_in_query), RequireJson])
 
 
 class OpenRLHFRequest(BaseModel):
@@ -79,18 +95,48 @@ class OpenRLHFResponse(BaseModel):
     extra_logs: dict[str, list[float]]
 
 
-def response_text(query: str, prompt: str) -> str:
-    """The response part of ``query``: what follows ``prompt`` (the whole query if the
-    prompt is not found, e.g. after truncation)."""
-    if query.startswith(prompt):
-        return query[len(prompt) :]
-    position = query.find(prompt) if prompt else -1
-    return query[position + len(prompt) :] if position >= 0 else query
+PROMPT_NOT_FOUND = (
+    "the prompt was not found at the start of the query (even with whitespace ignored, "
+    "or as a truncated prompt's tail), so the response cannot be told from the prompt"
+)
+
+
+def response_text(query: str, prompt: str) -> str | None:
+    """The response part of ``query`` (what follows ``prompt``), or None when the prompt
+    is not found at its start (:mod:`reward_service.prompt_match`)."""
+    start = response_start(query, prompt)
+    return None if start is None else query[start:]
 
 
 def prompt_group(prompt: str) -> str:
     """The group id of the responses to ``prompt``: a digest of its text."""
     return hashlib.blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def _with_unfound_prompts(scored: BatchReport, responses: list[str | None]) -> BatchReport:
+    """``scored`` (the items whose prompt was found) with an error in place of each item
+    whose prompt was not, in request order."""
+    results = iter(scored.results)
+    return BatchReport(
+        [error_result(PROMPT_NOT_FOUND) if r is None else next(results) for r in responses],
+        scored.verified,
+        scored.cache_hits,
+        scored.verify_seconds,
+    )
+
+
+def _report_unfound_prompts(responses: list[str | None], metrics: ServiceMetrics) -> None:
+    """One log line per request (and a counter) for the items whose prompt was not found."""
+    missing = [index for index, response in enumerate(responses) if response is None]
+    if missing:
+        metrics.prompts_not_found.inc(len(missing))
+        logger.warning(
+            "/openrlhf/get_reward: %d of %d queries (first at index %d) do not start with "
+            "their prompt; they are errors with reward 0, not scored",
+            len(missing),
+            len(responses),
+            missing[0],
+        )
 
 
 @router.post(
@@ -104,7 +150,7 @@ def prompt_group(prompt: str) -> str:
             },
         }
     },
-    responses={400: {}, 401: {}, 408: {}, 413: {}, 422: {}, 499: {}, 503: {}},
+    responses={400: {}, 401: {}, 408: {}, 413: {}, 415: {}, 422: {}, 499: {}, 503: {}},
 )
 async def get_reward(
     request: Request,
@@ -124,17 +170,32 @@ async def get_reward(
                 413, f"{len(queries)} queries is over the limit of {settings.max_items}"
             )
         body = validated(OpenRLHFRequest, payload)
-        items = [
-            BatchItem(response_text(query, prompt), label)
-            for query, prompt, label in zip(body.query, body.prompts, body.labels, strict=True)
+        responses = [
+            response_text(query, prompt)
+            for query, prompt in zip(body.query, body.prompts, strict=True)
         ]
-        with in_flight.admit(items=len(items)):
-            report = await unless_client_leaves(request, scorer.score(items))
-    scored = [
-        ScoredItem(item.response, item.ground_truth, group=prompt_group(prompt))
-        for item, prompt in zip(items, body.prompts, strict=True)
-    ]
-    record_scored(metrics, stats, report, scored, None, time.perf_counter() - started)
+        items = [
+            BatchItem(response, label)
+            for response, label in zip(responses, body.labels, strict=True)
+            if response is not None
+        ]
+        with in_flight.admit(items=len(body.query)):
+            scored = await unless_client_leaves(request, scorer.score(items))
+    report = _with_unfound_prompts(scored, responses)
+    _report_unfound_prompts(responses, metrics)
+    record_scored(
+        metrics,
+        stats,
+        report,
+        [
+            ScoredItem(query if response is None else response, label, group=prompt_group(prompt))
+            for query, prompt, label, response in zip(
+                body.query, body.prompts, body.labels, responses, strict=True
+            )
+        ],
+        None,
+        time.perf_counter() - started,
+    )
     results = report.results
     scores = [result.score for result in results]
     logs = {

@@ -12,6 +12,7 @@ from reward_service.batch import BatchItem, BatchReport
 from reward_service.deps import (
     InFlight,
     Metrics,
+    RequireJson,
     RequireToken,
     Scorer,
     ScorerVersion,
@@ -27,7 +28,7 @@ from reward_service.stats import ScoredItem, StatsStore
 
 logger = logging.getLogger("reward_service")
 
-router = APIRouter(tags=["scoring"], dependencies=[RequireToken])
+router = APIRouter(tags=["scoring"], dependencies=[RequireToken, RequireJson])
 
 
 def record_scored(
@@ -77,7 +78,7 @@ def _weights(score_request: ScoreRequest, defaults: RewardWeights) -> RewardWeig
             },
         }
     },
-    responses={400: {}, 401: {}, 408: {}, 413: {}, 422: {}, 499: {}, 503: {}},
+    responses={400: {}, 401: {}, 408: {}, 413: {}, 415: {}, 422: {}, 499: {}, 503: {}},
 )
 async def score(
     request: Request,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import FileResponse
 
 from reward_service.deps import RequireToken, Stats
+from reward_service.stats import NoSuchResponse
 
 STATIC_DIR = Path(__file__).parents[1] / "static"
 DASHBOARD_PAGE = Path(__file__).parents[1] / "stats" / "dashboard.html"
@@ -45,7 +46,10 @@ def stats(
 def response_text(recorder: Stats, row_id: int) -> dict[str, Any]:
     """One row of the response tables of ``/stats`` (by its ``id``) with the response's text
     (its first 2,000 and last 6,000 characters), while the row is kept."""
-    row = recorder.response(row_id)  # off the event loop too: it may ask the keeper
+    try:
+        row = recorder.response(row_id)  # off the event loop too: it may ask the keeper
+    except NoSuchResponse:
+        raise HTTPException(404, f"no such response: {row_id}") from None
     if row is None:
         raise HTTPException(404, f"response {row_id} is no longer kept")
     return row

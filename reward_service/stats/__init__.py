@@ -17,7 +17,13 @@
 """
 
 from reward_service.stats.jsonl import read_jsonl
-from reward_service.stats.recorder import BatchRecord, StatsRecorder, StatsStore, StatsUnavailable
+from reward_service.stats.recorder import (
+    BatchRecord,
+    NoSuchResponse,
+    StatsRecorder,
+    StatsStore,
+    StatsUnavailable,
+)
 from reward_service.stats.step import (
     ANSWERS_KEPT,
     CALIBRATION_CELLS,
@@ -34,6 +40,7 @@ __all__ = [
     "SIGNALS",
     "STATS_MAX_BYTES",
     "BatchRecord",
+    "NoSuchResponse",
     "ScoredItem",
     "StatsRecorder",
     "StatsStore",

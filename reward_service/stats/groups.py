@@ -85,7 +85,7 @@ class GroupTable:
     def summary(self) -> dict[str, float | None]:
         """What a GRPO researcher reads from the step's groups (None where none was seen).
 
-        - ``groups``: groups in the step (estimated past GROUPS_KEPT);
+        - ``groups``: groups in the step (estimated past GROUPS_KEPT, to a whole number);
         - ``group_size``: mean samples per group;
         - ``zero_variance``: share of groups (of 2+ samples) whose samples all got one reward;
         - ``spread``: mean standard deviation of the reward within a group;
@@ -110,7 +110,7 @@ class GroupTable:
     def _count(self) -> float:
         if not self.overflow:
             return float(len(self.groups))
-        return (len(self.groups) - 1) * DIGEST_SPACE / (max(self.groups) + 1)
+        return float(round((len(self.groups) - 1) * DIGEST_SPACE / (max(self.groups) + 1)))
 
 
 SUMMARY_KEYS = ("groups", "group_size", "zero_variance", "spread", "mean_at_k", "pass_at_k")

@@ -22,14 +22,14 @@ CHUNK_BYTES = 1 << 20
 _NOT_A_BATCH = (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError)
 
 
-def append_batch(path: Path, record: dict[str, object]) -> int:
-    """Append ``record`` as one line; returns the file's size after it.
+def append_line(path: Path, line: bytes) -> int:
+    """Append ``line`` (one batch's JSON) and its newline; returns the file's size after it.
 
     Raises:
-        OSError: the file cannot be written.
+        OSError: the file cannot be written (part of the line may be).
     """
     with path.open("ab") as sink:
-        sink.write(orjson.dumps(record) + b"\n")
+        sink.write(line + b"\n")
         return sink.tell()
 
 

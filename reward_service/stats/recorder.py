@@ -25,7 +25,7 @@ import orjson
 
 from reward_service.scoring import ScoreResult
 from reward_service.stats.checkpoint import read_checkpoint, write_checkpoint
-from reward_service.stats.jsonl import append_batch, iter_batches, last_batch, seal_torn_tail
+from reward_service.stats.jsonl import append_line, iter_batches, last_batch, seal_torn_tail
 from reward_service.stats.latest import KeptResponse, Row, keep, table_row, text_row
 from reward_service.stats.step import ScoredItem, StepStats
 from reward_service.stats.view import STATS_MAX_BYTES, RowCache, served_json, stats_view
@@ -109,6 +109,10 @@ class BatchRecord:
         return cls(step, stats, _last_kept(pairs, latest_items), _last_kept(failed, failed_items))
 
 
+class NoSuchResponse(LookupError):
+    """A response id this run never issued (as opposed to one no longer kept)."""
+
+
 class StatsUnavailable(RuntimeError):
     """The statistics are out of reach for now (a shared store restarting): retry later."""
 
@@ -138,6 +142,7 @@ class StatsStore(Protocol):
         """The row ``row_id`` of the response tables with its text, while it is kept.
 
         Raises:
+            NoSuchResponse: this run never issued ``row_id``.
             StatsUnavailable: it cannot be read now.
         """
         ...
@@ -179,7 +184,7 @@ class StatsRecorder:
         self._latest: deque[Row] = deque(maxlen=latest_items)
         self._failed: deque[Row] = deque(maxlen=failed_items)
         # row ids go on from the start time in ms: a restart never reuses a recent id
-        self._rows_made = time.time_ns() // 1_000_000
+        self._rows_made = self._first_row = time.time_ns() // 1_000_000
         self._rows: RowCache = {}
         self._jsonl_path = jsonl_path
         self._on_write_failure = on_write_failure
@@ -192,6 +197,7 @@ class StatsRecorder:
         self._dirty: set[int] = set()  # steps changed since their line was written
         self._replaying: threading.Thread | None = None
         self._writing: threading.Thread | None = None  # the checkpoint being written
+        self._append_failed = False  # the last append failed: it may have cut a line off
         if jsonl_path is not None:  # an unwritable path fails at start-up, not per request
             jsonl_path.parent.mkdir(parents=True, exist_ok=True)
             jsonl_path.touch()
@@ -315,14 +321,30 @@ class StatsRecorder:
         return self._replaying is None and elapsed >= self._checkpoint_every_s
 
     def _append(self, batch: StepStats) -> bool:
-        """Append ``batch`` (under the lock: nothing has merged into it yet)."""
+        """Append ``batch`` (under the lock: nothing has merged into it yet). After a failed
+        write (a full disk) the next one first ends the line it may have cut off."""
         try:
-            self._file_size = append_batch(self._jsonl_path, batch.to_dict())  # type: ignore[arg-type]
-            return True
-        except OSError as exc:
-            logger.error("could not append step %d to %s: %s", batch.step, self._jsonl_path, exc)
+            line = orjson.dumps(batch.to_dict())
+        except orjson.JSONEncodeError as exc:
+            logger.error(
+                "statistics of step %d cannot be written to %s (%s); /stats keeps them",
+                batch.step,
+                self._jsonl_path,
+                exc,
+            )
             self._on_write_failure()
             return False
+        try:
+            if self._append_failed:
+                seal_torn_tail(self._jsonl_path)  # type: ignore[arg-type]
+            self._file_size = append_line(self._jsonl_path, line)  # type: ignore[arg-type]
+        except OSError as exc:
+            logger.error("could not append step %d to %s: %s", batch.step, self._jsonl_path, exc)
+            self._append_failed = True
+            self._on_write_failure()
+            return False
+        self._append_failed = False
+        return True
 
     def _checkpoint(self) -> None:
         """Serialise the changed steps, then write the kept steps beside the file in a thread
@@ -338,11 +360,16 @@ class StatsRecorder:
         self._writing.start()
 
     def _checkpoint_lines(self) -> tuple[int, list[bytes]]:
-        """The file's size and the kept steps' lines (only the changed ones serialised)."""
+        """The file's size and the kept steps' lines (only the changed ones serialised; a
+        step that cannot be keeps its last line, or none, and is named in the log)."""
         for step in self._dirty:
-            self._step_lines[step] = orjson.dumps(self._steps[step].to_dict())
+            try:
+                self._step_lines[step] = orjson.dumps(self._steps[step].to_dict())
+            except orjson.JSONEncodeError as exc:
+                logger.error("step %d cannot be checkpointed (%s); it is left out", step, exc)
         self._dirty.clear()
-        return self._file_size, [self._step_lines[step] for step in sorted(self._steps)]
+        lines = [self._step_lines[step] for step in sorted(self._steps) if step in self._step_lines]
+        return self._file_size, lines
 
     def _write_checkpoint(self, covers: int, lines: list[bytes]) -> None:
         try:
@@ -358,11 +385,17 @@ class StatsRecorder:
             self._writing.join()
         with self._lock:
             if self._jsonl_path is not None and self._replaying is None:
-                self._write_checkpoint(*self._checkpoint_lines())
+                self._write_checkpoint(*self._checkpoint_lines())  # logs its own failures
 
     def response(self, row_id: int) -> dict[str, Any] | None:
-        """The row ``row_id`` of the response tables with its text, while it is kept."""
+        """The row ``row_id`` of the response tables with its text, while it is kept.
+
+        Raises:
+            NoSuchResponse: ``row_id`` is not one this recorder issued.
+        """
         with self._lock:
+            if not self._first_row < row_id <= self._rows_made:
+                raise NoSuchResponse(f"no such response: {row_id}")
             for row in (*self._latest, *self._failed):
                 if row.id == row_id:
                     return text_row(row)

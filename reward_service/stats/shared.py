@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, generate_latest
 
 from reward_service.scoring import ScoreResult
-from reward_service.stats.recorder import BatchRecord, StatsRecorder, StatsUnavailable
+from reward_service.stats.recorder import (
+    BatchRecord,
+    NoSuchResponse,
+    StatsRecorder,
+    StatsUnavailable,
+)
 from reward_service.stats.step import ScoredItem
 
 if TYPE_CHECKING:
@@ -211,6 +216,8 @@ class SharedStats:
 
         try:
             return ray.get(getattr(self._keeper, method).remote(*args), timeout=ASK_TIMEOUT_S)
+        except NoSuchResponse:  # raised by the keeper's recorder: an answer, not a failure
+            raise
         except (RayError, GetTimeoutError) as exc:
             raise StatsUnavailable(f"the statistics keeper did not answer: {exc}") from exc
 

@@ -89,3 +89,17 @@ def test_the_token_goes_in_the_url(tokenizer, tmp_path: Path) -> None:
         assert httpx.post(f"{url}{ENDPOINT}", json=payload).status_code == 401
         reply = httpx.post(f"{url}{ENDPOINT}?token={TOKEN}", json=payload, timeout=60)
     assert reply.status_code == 200 and reply.json()["rewards"] == [pytest.approx(1.4)]
+
+
+def test_a_prompt_cut_to_its_last_tokens_is_found(service_url: str, tokenizer) -> None:
+    """SingleTurnAgentExecutor keeps a long prompt's last tokens (``[-max_prompt_length:]``)
+    and posts the full prompt beside the decoded query."""
+    payload = openrlhf_payload(tokenizer, make_response("12.8"), "12.8")
+    prompt = payload["prompts"][0]
+    prompt_ids = tokenizer(text=prompt, add_special_tokens=False)["input_ids"]
+    action_ids = tokenizer.encode(make_response("12.8") + "<|im_end|>", add_special_tokens=False)
+    kept = prompt_ids[-(len(prompt_ids) // 2) :]
+    payload["query"] = [tokenizer.decode(kept + action_ids, skip_special_tokens=False)]
+    answer = httpx.post(f"{service_url}{ENDPOINT}", json=payload, timeout=60).json()
+    assert answer["rewards"] == [pytest.approx(1.4)]
+    assert answer["extra_logs"]["scoring_error"] == [0.0]
