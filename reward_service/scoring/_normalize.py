@@ -24,6 +24,8 @@ text(s) math-verify compares, the units it carried, and the words that are part 
 - a number in E notation is its power of ten (``1e-05`` and ``1.5E3`` are ``1\\times10^{-05}`` and
   ``1.5\\times10^{3}``), as a float label written out by ``str`` reads; a lone ``e`` stays
   Euler's number (``2e``);
+- a box inside the answer is a brace group (``3+\\boxed{5}`` is ``3+{5}``: the parser would
+  otherwise read only the last box);
 - ``\\left.``/``\\right.`` go and ``\\left(``/``\\right)`` are ``(``/``)``; a sentence's
   final period goes (``5.`` is ``5``);
 - a lone ``i`` is the imaginary unit (``I`` for the parser), never a real symbol;
@@ -311,11 +313,20 @@ def _without_math_delimiters(text: str) -> str:
 
 
 def _unboxed(text: str) -> str:
-    """The text without math delimiters, and the content of a box that is all of it."""
+    """The text without math delimiters and without boxes: a box that is all of it is its
+    content, and a box inside it is a group (``3+\\boxed{5}`` is ``3+{5}``, never ``5``)."""
     text = _TRAILING_PERIOD.sub("", _without_math_delimiters(text))
     boxes = find_boxes(text)
     whole = len(boxes) == 1 and boxes[0].start == 0 and boxes[0].end == len(text)
-    return (boxes[0].content or "") if whole else text
+    return _boxes_as_groups((boxes[0].content or "") if whole else text)
+
+
+def _boxes_as_groups(text: str) -> str:
+    """Every balanced box in ``text``, at any depth, written as a brace group."""
+    while boxes := [box for box in find_boxes(text) if box.content is not None]:
+        for box in reversed(boxes):
+            text = text[: box.start] + "{" + (box.content or "") + "}" + text[box.end :]
+    return text
 
 
 def _one_scale(units: set[str]) -> frozenset[str]:

@@ -9,6 +9,16 @@ latex2sympy2_extended and compares with numeric, symbolic, set and interval rule
 inequality answer is compared with an interval label the way math-verify compares an
 interval answer with an inequality label (it reads only that direction).
 
+An answer is judged as a whole or not at all. math-verify's extraction, when the whole box
+does not parse (a RecursionError in the parser on deep nesting, a syntax error), falls back
+to any fragment that does (the innermost ``\\frac{64}{5}``); only the match that spans the
+whole box is tried here (``extraction_mode="first_match"``), and an answer no reading of
+which parses whole is compared by its whole text alone (as math-verify compares an
+unparsed answer), so it is wrong unless written exactly as the label: never a fragment.
+A chain of equalities or approximations is a statement whose number sides must agree
+(:mod:`._chain`), which also keeps math-verify from reading only the last side of a chain
+it cannot parse whole.
+
 math-verify's timeout is ``signal.alarm``, which only works in a process's main thread
 (verl issue 3407: rewards silently became 0 in async mode), so the in-process limit is
 used only there. Elsewhere comparisons run without one, and the reward service adds
@@ -21,14 +31,16 @@ import functools
 import math
 import threading
 from dataclasses import dataclass
+from decimal import Decimal
 from itertools import product
 from typing import Any, Literal
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 from math_verify.errors import TimeoutException
-from sympy import And, Interval, Or, Union
+from sympy import And, Expr, Interval, Or, Union
 from sympy.core.relational import Relational
 
+from reward_service.scoring._chain import decimal_places, split_chain, within_rounding
 from reward_service.scoring._normalize import NormalForm, comparable_readings, normal_form
 
 Status = Literal["ok", "timeout", "error"]
@@ -69,7 +81,7 @@ def _in_process_timeout(timeout_s: float | None) -> int | None:
 
 
 def _as_boxed(latex: str) -> str:
-    """Wrap a bare answer as ``\\boxed{...}`` so math-verify takes it whole."""
+    """Wrap a bare label as ``\\boxed{...}`` so math-verify takes it whole."""
     bare = latex.strip().strip("$").strip()
     return bare if "\\boxed" in bare else "\\boxed{" + bare + "}"
 
@@ -99,19 +111,74 @@ def _parse_gold(ground_truth: str, timeout: int | None) -> tuple[NormalForm, tup
     return form, parsed
 
 
-def _parse_answer(reading: str, timeout: int | None) -> Parsed:
-    """Parse one reading of an answer; one that does not parse is simply not equal."""
+def _parse_whole(text: str, timeout: int | None) -> Parsed:
+    """math-verify's reading of all of ``text`` or of none of it: only the match that spans
+    the whole box is tried, so no fragment stands in for an answer that does not parse."""
     try:
         return tuple(
             parse(
-                _as_boxed(reading),
+                "\\boxed{" + text + "}",
                 extraction_config=_ANSWER_EXTRACTION,
+                extraction_mode="first_match",
                 parsing_timeout=timeout,  # type: ignore[arg-type]
                 raise_on_error=True,
             )
         )
     except Exception:
         return ()
+
+
+def _expression(parsed: Parsed) -> Any:
+    """The parsed expression, or None when only the text came back."""
+    return next((item for item in parsed if not isinstance(item, str)), None)
+
+
+def _value(expression: Any) -> Decimal | None:
+    """A finite real number's value to 30 digits; None for anything else."""
+    if not isinstance(expression, Expr) or not expression.is_number:
+        return None
+    try:
+        value = Decimal(str(expression.evalf(30)))
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    return value if value.is_finite() else None
+
+
+def _sides_agree(sides: list[tuple[str, Any]], approximate: bool, timeout: int | None) -> bool:
+    """Whether every number side of a chain agrees with its first number side."""
+    (first_text, first), *rest = sides
+    for text, other in rest:
+        places = [p for p in (decimal_places(first_text), decimal_places(text)) if p is not None]
+        if approximate and places:
+            first_value, value = _value(first), _value(other)
+            if first_value is None or value is None:
+                return False
+            if not within_rounding(first_value, value, min(places)):
+                return False
+        elif not verify(first, other, timeout_seconds=timeout, raise_on_error=True):
+            return False
+    return True
+
+
+def _parse_answer(reading: str, timeout: int | None) -> Parsed:
+    """Parse one reading of an answer whole; a chain's sides each whole, and they must agree."""
+    chain = split_chain(reading)
+    if chain is None:
+        return _parse_whole(reading, timeout)
+    sides = [_parse_whole(side, timeout) for side in chain.sides]
+    expressions = [_expression(side) for side in sides]
+    if any(expression is None for expression in expressions):
+        return ()  # a side that does not parse whole: the chain is no answer
+    numbers = [
+        (text, expression)
+        for text, expression in zip(chain.sides, expressions, strict=True)
+        if isinstance(expression, Expr) and expression.is_number
+    ]
+    if numbers and not _sides_agree(numbers, chain.approximate, timeout):
+        return ()  # a false statement is no answer
+    if chain.approximate:  # the first value stated; the approximations after it agree
+        return sides[chain.sides.index(numbers[0][0])] if numbers else sides[0]
+    return _parse_whole(reading, timeout)
 
 
 def _equal(gold: Any, answer: Any, timeout: int | None) -> bool:
@@ -138,7 +205,7 @@ def _any_pair_equal(gold: Parsed, answer: Parsed, timeout: int | None) -> bool:
 
 def _readings_equal(
     answer: str, gold: tuple[NormalForm, tuple[Parsed, ...]], timeout: int | None
-) -> bool:
+) -> VerifyOutcome:
     """Whether a reading of the answer equals a reading of the label it may be compared
     with; each answer reading is parsed only when some pair needs it."""
     label_form, label_parsed = gold
@@ -148,8 +215,8 @@ def _readings_equal(
         if answer_index not in parsed:
             parsed[answer_index] = _parse_answer(form.readings[answer_index], timeout)
         if _any_pair_equal(label_parsed[label_index], parsed[answer_index], timeout):
-            return True
-    return False
+            return VerifyOutcome(equal=True)
+    return VerifyOutcome(equal=False)
 
 
 def verify_answer(
@@ -173,7 +240,7 @@ def verify_answer(
     timeout = _in_process_timeout(timeout_s)
     try:
         gold = _parse_gold(ground_truth, timeout)
-        return VerifyOutcome(equal=_readings_equal(answer, gold, timeout))
+        return _readings_equal(answer, gold, timeout)
     except TimeoutException:
         if timeout is None:  # not our alarm: the caller's deadline, which it reports
             raise
