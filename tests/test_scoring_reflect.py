@@ -30,6 +30,8 @@ def test_the_corpus_covers_every_class() -> None:
     assert {"noun phrases", "stated comparison", "negated thinking", "replies"} <= classes
     assert {"qualified verdicts", "self-reversal", "cannot confirm", "policy"} <= classes
     assert {"more judgement words"} <= classes
+    # the second review: doubt, a judgement of saying it, an earlier attempt
+    assert {"doubt", "judging a statement", "earlier attempt"} <= classes
     assert {case["verdict"] for case in CORPUS} == {"correct", "wrong", None}
 
 
@@ -83,6 +85,16 @@ REFLECTION_DECISIONS = {
         'a hedge commits to nothing, so the clause before it decides (as for "might")',
     ),
     "The answer should be correct.": (None, '"should" hedges, like "might"'),
+    "It is wrong to say the answer is incorrect.": (
+        "correct",
+        "a judgement of saying something grades what is said: wrong to say it is incorrect "
+        "is to say it is correct, as a careful grader reads it (never wrong)",
+    ),
+    "I doubt the answer is correct.": (None, "doubting hedges: it commits to nothing"),
+    "The answer is correct, I was wrong earlier.": (
+        "correct",
+        'the "wrong" grades an earlier attempt, not the final answer',
+    ),
 }
 """Readings a reviewer may dispute, decided on purpose (README, "What counts as a right
 answer")."""

@@ -30,11 +30,20 @@ The reflection is read the way a careful human grader reads it, clause by clause
    nothing. In Chinese the negation (不, 没, 没有, 无, 并非, 不是) stands right before the
    word: 不正确, 没有错误; a negated verb of thinking (不认为, 不觉得) negates the judgement
    it governs: 我不认为答案是错的 is correct.
+   A judgement of saying something ("wrong to say", "a mistake to think", "wrong in
+   claiming") grades what is said, not the answer: "It is wrong to say the answer is
+   incorrect." is correct, "It is correct to say it is wrong." is wrong, and "It is wrong
+   to say that." grades nothing.
 5. A clause does not commit when it is a question (its sentence ends in "?", "？" or
    吗), when it hedges ("might", "maybe", "perhaps", "probably", "could", "would",
    "should", "if", "whether", "not sure", "not confident", "let me check", "to verify",
-   "asks", "cannot confirm/verify/tell", 可能, 也许, 是否, 如果, 无法确认...), or when it is
-   concessive ("although", "though", "even if", "despite", 虽然, 尽管).
+   "asks", "cannot confirm/verify/tell", "doubt", "doubtful", 可能, 也许, 是否, 如果, 怀疑,
+   无法确认...), or when it is concessive ("although", "though", "even if", "despite", 虽然,
+   尽管). "I doubt the answer is correct." commits to nothing; "no doubt", "without a
+   doubt", "I don't doubt" (不怀疑) do not hedge. A "wrong" in a clause about an earlier
+   attempt ("earlier", "before", "at first", "initially", "previously", "in my first
+   attempt", 之前, 刚才, 一开始, 起初) grades that attempt, not the final answer: "The answer
+   is correct, I was wrong earlier." is correct.
 6. After a question that holds a judgement, or a sentence that asks without a question
    mark ("Let me check if it's wrong."), a sentence that opens with a reply answers it:
    "Yes"/"No" (是的, 对, 不是), "Absolutely (not)", "Not at all", "None", "It is (not)":
@@ -166,7 +175,7 @@ _CN_ATTRIBUTE = re.compile(r"(?:的)?(?:答案|结果|数值|值|解法|解|结�
 ("5是正确答案")."""
 _NEGATION = re.compile(
     r"(?P<idiom>\bno\s+(?:doubt|question)|\bwithout\s+(?:a\s+|any\s+)?doubt|\bnot\s+only"
-    r"|\bnot\s+just|\bno\s+matter)"
+    r"|\bnot\s+just|\bno\s+matter|\b(?:not|never)\s+doubt|n['’]t\s+doubt)"
     r"|\b(?:not|no|never|nothing|none|neither|nor|without|cannot|hardly|barely|nowhere)\b"
     r"|n['’]t\b",
 )
@@ -186,12 +195,34 @@ _ENGLISH_HEDGE = (
     r"|fail(?:ed|s)?\s+to)\s+(?:fully\s+|really\s+|yet\s+)?(?:confirm|verify|prove|guarantee"
     r"|determine|establish|tell|be\s+sure|be\s+certain|be\s+confident)\b"
     r"|\bnot\s+(?:\w+\s+)?confident\b"
+    r"|(?<!\bno\s)(?<!\bnot\s)(?<!n['’]t\s)(?<!\bnever\s)(?<!\bwithout\s)(?<!\bbeyond\s)"
+    r"(?<!\bwithout\sa\s)(?<!\bwithout\sany\s)(?<!\bbeyond\sa\s)(?<!\bbeyond\sany\s)"
+    r"\bdoubt(?:s|ed|ful|ing)?\b"
 )
+"""A clause hedges when it "might"..., or doubts ("I doubt it is correct"); "no doubt",
+"without a doubt", "I don't doubt" do not."""
 _HEDGE = re.compile(_ENGLISH_HEDGE)
 _HEDGE_CJK = re.compile(
     _ENGLISH_HEDGE + r"|可能|也许|或许|是否|不确定|如果|假如|假设"
     r"|(?:无法|不能|没法)(?:确认|确定|肯定|判断|验证|保证)"
+    r"|(?<![不没无])(?<!没有)怀疑"
 )
+_SAYING = re.compile(
+    r"[ \t]+(?:to[ \t]+(?:say|claim|think|believe|conclude|call|suggest|assume|state|assert)"
+    r"|in[ \t]+(?:saying|claiming|thinking|believing|concluding|assuming|calling))\b"
+)
+"""A judgement of saying something ("It is wrong to say ..."): it grades what is said."""
+_EARLIER = re.compile(
+    r"(?<!said\s)(?<!mentioned\s)(?<!noted\s)(?<!stated\s)(?<!shown\s)(?<!found\s)"
+    r"(?<!computed\s)(?<!calculated\s)(?<!explained\s)"
+    r"(?:\b(?:earlier|before)(?![ \t]+(?!(?:and|too|on|in|when|as|though|i|we|my|our)\b)\w)"
+    r"|\b(?:previously|initially|originally|at[ \t]+first|the[ \t]+first[ \t]+time)\b"
+    r"|\b(?:my|our)[ \t]+(?:first|earlier|previous|original|initial)[ \t]+"
+    r"(?:attempt|try|pass|solution|calculation|answer|work)\b"
+    r"|之前|刚才|一开始|起初|原先|先前|最初|第一次)"
+)
+"""A clause about an earlier attempt ("I was wrong earlier", "in my first attempt", 之前我错了):
+its "wrong" grades that attempt, not the final answer."""
 _CN_NOT_THINKING = re.compile(r"(?:不|并不|没有?)(?:认为|觉得|相信|以为)")
 """我不认为答案是错的: a negated verb of thinking negates the judgement it governs."""
 _CONCESSIVE = re.compile(
@@ -539,17 +570,37 @@ class _Reading:
         hedged = self.hedge.search(self.text, start, end) is not None
         return not hedged and _CONCESSIVE.match(self.text, start, end) is None
 
-    def clause_verdict(self, start: int, last: re.Match[str]) -> Verdict | None:
-        """The last judgement of the clause starting at ``start`` that grades, ``last``
-        or one before it; the negations counted for each are those since the one before."""
+    def clause_verdict(self, clause: tuple[int, int], last: re.Match[str]) -> Verdict | None:
+        """The last judgement of the clause that grades the answer, ``last`` or one before
+        it; the negations counted for each are those since the one before. A "wrong" in a
+        clause about an earlier attempt ("I was wrong earlier") grades nothing; a judgement
+        of saying it ("It is wrong to say ...") grades nothing itself and reverses, when it
+        is wrong, the judgement said."""
+        start, end = clause
+        earlier = _EARLIER.search(self.text, start, end) is not None
         match: re.Match[str] | None = last
         while match is not None:
             previous = self.last_judgement_before(match.start(), floor=start)
-            said = _polarity(self.text, match, previous.end() if previous else start, start)
+            said = None
+            if not _SAYING.match(self.text, match.end(), match.end() + _CONTEXT):
+                said = _polarity(self.text, match, previous.end() if previous else start, start)
+            if said == "wrong" and earlier:
+                said = None
             if said is not None:
-                return said
+                return self.as_said(said, previous, start)
             match = previous
         return None
+
+    def as_said(self, said: Verdict, frame: re.Match[str] | None, start: int) -> Verdict | None:
+        """A verdict as the judgement of saying it before it leaves it: "It is wrong to say
+        the answer is incorrect." is correct; None when that judgement grades nothing."""
+        if frame is None or not _SAYING.match(self.text, frame.end(), frame.end() + _CONTEXT):
+            return said
+        before = self.last_judgement_before(frame.start(), floor=start)
+        framing = _polarity(self.text, frame, before.end() if before else start, start)
+        if framing is None:
+            return None
+        return said if framing == "correct" else _OPPOSITE[said]
 
     def answer_after(self, question: _Sentence) -> Verdict | None:
         """What a reply opening the sentence after a question answers to it: "Is it
@@ -603,7 +654,7 @@ class _Reading:
         start, end = clause
         if not self.commits(start, end):
             return self.answer_after(sentence) if self.checks_whether(sentence) else None
-        said = self.clause_verdict(start, match)
+        said = self.clause_verdict(clause, match)
         if said == "correct" and (
             _EXCEPTION.match(self.text, match.end(), end + _CONTEXT)
             or _EXCEPTION.match(self.text, end, end + _CONTEXT)
