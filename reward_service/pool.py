@@ -8,11 +8,11 @@ dies (memory limit, segfault) is killed by pebble, its process replaced, and its
 run again one per task, each under its own hard limit, so only the culprit fails.
 
 A pool that breaks as a whole is replaced: pebble's own error state, its fork server
-killed (the workers die with it and read as lost), or a task that outlives its hard
-limit by ``WATCHDOG_GRACE_S`` (pebble lost it). Every task still running on a broken pool
-ends at once with :class:`PoolUnavailable`, never with made-up results, so no request and
-no process slot is left waiting on it; until the new pool has answered, work is refused
-with :class:`PoolUnavailable` (the service answers 503: retry).
+killed (the workers die with it and read as lost) or stopped (it is killed), or a task that
+outlives its hard limit by ``WATCHDOG_GRACE_S`` (pebble lost it). Every task still running
+on a broken pool ends at once with :class:`PoolUnavailable`, never with made-up results, so
+no request and no process slot is left waiting on it; until the new pool has answered, work
+is refused with :class:`PoolUnavailable` (the service answers 503: retry).
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ import contextlib
 import logging
 import math
 import multiprocessing
+import multiprocessing.forkserver
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -149,6 +152,24 @@ def _retire(pool: pebble.ProcessPool) -> threading.Thread:
     thread = threading.Thread(target=stop, name="retire-scoring-pool", daemon=True)
     thread.start()
     return thread
+
+
+def _kill_stopped_fork_server() -> None:
+    """SIGKILL multiprocessing's fork server if it is stopped (SIGSTOP, a debugger): it
+    would take every new pool's requests for processes and answer none, and multiprocessing
+    starts a new one only once it is gone. Linux only (``/proc``); elsewhere nothing."""
+    pid = multiprocessing.forkserver._forkserver._forkserver_pid  # no public way to ask
+    if pid is None:
+        return
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return
+    if state in ("T", "t"):
+        logger.error("the fork server (pid %d) is stopped; killing it to start a new one", pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 class ScoringPool:
@@ -295,6 +316,7 @@ class ScoringPool:
     async def _rebuild(self, broken: _Generation) -> None:
         self._retired.append(_retire(broken.pool))
         while True:
+            _kill_stopped_fork_server()
             self._generation = _Generation(self._new_pool())
             try:
                 await self._warm_up(self._generation.pool)

@@ -93,6 +93,32 @@ def test_a_dead_fork_server_never_turns_into_zeros() -> None:
     assert workers_after == 2
 
 
+def test_a_stopped_fork_server_is_replaced() -> None:
+    """SIGSTOP the fork server, kill its workers: the pool breaks, and its replacement
+    must not wait for a fork server that will never answer (it did, until SIGCONT)."""
+    with ServiceProcess(env={"REWARD_SERVICE_WORKERS": "2"}) as service:
+        forkserver = _forkserver(service)
+        workers = forkserver.children()
+        forkserver.suspend()
+        for worker in workers:
+            worker.kill()
+        try:
+            statuses = []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and statuses[-1:] != [200]:
+                response = httpx.post(f"{service.url}/score", json=item("7", "7"), timeout=60)
+                statuses.append(response.status_code)
+                time.sleep(0.5)
+            stopped_one_gone = not forkserver.is_running() or forkserver.status() == "zombie"
+            replaced_by = _forkserver(service).pid
+        finally:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                forkserver.resume()
+    assert statuses[-1] == 200 and set(statuses) <= {200, 503}, statuses
+    assert response.json()["results"][0]["verify"] == 1
+    assert stopped_one_gone and replaced_by != forkserver.pid
+
+
 # --- 2. work in flight is bounded --------------------------------------------------------
 
 
