@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -97,18 +99,19 @@ def test_a_dead_service_leaves_the_output_file_alone(tmp_path: Path) -> None:
     assert sorted(path.name for path in tmp_path.iterdir()) == ["rollouts.jsonl", "scored.jsonl"]
 
 
-def test_a_short_token_stops_serve_with_one_line() -> None:
-    import subprocess
-    import sys
-
-    env = {**os.environ, "REWARD_SERVICE_API_TOKEN": "secret-12", "REWARD_SERVICE_WORKERS": "0"}
-    done = subprocess.run(
+def _serve_with(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``reward-service serve`` run with ``env`` added; settings errors stop it at once."""
+    return subprocess.run(
         [sys.executable, "-m", "reward_service.cli", "serve"],
-        env=env,
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_a_short_token_stops_serve_with_one_line() -> None:
+    done = _serve_with({"REWARD_SERVICE_API_TOKEN": "secret-12", "REWARD_SERVICE_WORKERS": "0"})
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert sorted(lines) == [
@@ -137,9 +140,6 @@ def test_help_names_the_file_a_command_reads(command: str, usage: str, described
 
 @pytest.mark.parametrize("where", ["directory", "under-a-file", "read-only"])
 def test_an_unwritable_stats_file_stops_serve_with_one_line(tmp_path: Path, where: str) -> None:
-    import subprocess
-    import sys
-
     (tmp_path / "file").write_text("")
     read_only = Path("/proc/reward-service-stats.jsonl")  # no one may create files there
     path, reason = {
@@ -147,14 +147,7 @@ def test_an_unwritable_stats_file_stops_serve_with_one_line(tmp_path: Path, wher
         "under-a-file": (tmp_path / "file" / "stats.jsonl", f"{tmp_path / 'file'} is not a"),
         "read-only": (read_only, "no file can be created in /proc"),
     }[where]
-    env = {**os.environ, "REWARD_SERVICE_STATS_FILE": str(path), **ONE_WORKER}
-    done = subprocess.run(
-        [sys.executable, "-m", "reward_service.cli", "serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _serve_with({"REWARD_SERVICE_STATS_FILE": str(path), **ONE_WORKER})
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stdout
