@@ -169,15 +169,12 @@ def _parse_answer(reading: str, timeout: int | None) -> Parsed:
     expressions = [_expression(side) for side in sides]
     if any(expression is None for expression in expressions):
         return ()  # a side that does not parse whole: the chain is no answer
-    numbers = [
-        (text, expression)
-        for text, expression in zip(chain.sides, expressions, strict=True)
-        if isinstance(expression, Expr) and expression.is_number
-    ]
-    if numbers and not _sides_agree(numbers, chain.approximate, timeout):
+    numbers = [i for i, e in enumerate(expressions) if isinstance(e, Expr) and e.is_number]
+    stated = [(chain.sides[i], expressions[i]) for i in numbers]
+    if stated and not _sides_agree(stated, chain.approximate, timeout):
         return ()  # a false statement is no answer
     if chain.approximate:  # the first value stated; the approximations after it agree
-        return sides[chain.sides.index(numbers[0][0])] if numbers else sides[0]
+        return sides[numbers[0] if numbers else 0]
     return _parse_whole(reading, timeout)
 
 
