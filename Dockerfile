@@ -12,7 +12,6 @@ FROM ${PYTHON_IMAGE} AS builder
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY reward_service ./reward_service
-COPY trainer ./trainer
 RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[service]"
 
 # ---- trainer: verl, vLLM and flash-attn on CUDA -------------------------------------

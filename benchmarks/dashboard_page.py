@@ -2,7 +2,7 @@
 
 A service is filled with a simulated GRPO run (``reward_service.bench.grpo_run``) of
 ``--steps`` steps, each ``--prompts`` groups of ``--samples`` responses recorded in batches of
-``--batch`` (as verl streams them), then Chromium (``/usr/bin/chromium``, headless, 1400 px)
+``--batch`` (as verl streams them), then the system's Chromium (headless, 1400 px)
 opens the page and the page's own timings are read: the ``/stats`` fetch (request, transfer,
 body) and the drawing of every panel, the tables and the summary. Each refresh redraws
 only when the statistics changed, so the page is re-drawn ``--refreshes`` times by
@@ -22,12 +22,12 @@ import orjson
 
 from reward_service.app import create_app
 from reward_service.bench.grpo_run import simulated_item
+from reward_service.bench.browser import CHROMIUM_FLAGS, chromium_path
 from reward_service.bench.local_server import serve_in_thread
 from reward_service.scoring import MultiSignalMathReward
 from reward_service.settings import ServiceSettings
 from reward_service.stats import ScoredItem, StatsRecorder
 
-CHROMIUM = "/usr/bin/chromium"
 BUCKETS = 20
 """The run's progress is cut into this many stages; each has its own pool of responses."""
 POOL = 300
@@ -81,11 +81,10 @@ def measure(url: str, refreshes: int, recorder: StatsRecorder, pools: list) -> l
     """Open the page, then force ``refreshes`` redraws; the page's timings of each."""
     from playwright.sync_api import sync_playwright
 
-    from tests.test_dashboard import CHROMIUM_FLAGS
 
     timings = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         opened = time.perf_counter()
         page.goto(f"{url}/dashboard")
@@ -116,7 +115,7 @@ def main() -> None:
     settings = ServiceSettings(workers=1, stats_steps=args.steps)
     app = create_app(settings)
     with serve_in_thread(app) as url:
-        recorder: StatsRecorder = app.state.stats
+        recorder: StatsRecorder = app.state.service.stats
         started = time.perf_counter()
         fill(recorder, args, pools)
         filled_s = time.perf_counter() - started

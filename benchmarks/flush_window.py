@@ -1,6 +1,8 @@
 """Which flush window should the verl manager's micro-batcher use? Measured, not guessed.
 
-    python benchmarks/flush_window.py [--seconds 15] [--rates 25,400] [--windows 0,2,5,20,50]
+    python -m benchmarks.flush_window [--seconds 15] [--rates 25,400] [--windows 0,2,5,20,50]
+
+(``-m``, from the repository root: the training recipe's ``trainer/`` is not installed.)
 
 8 threads stand for verl's 8 reward workers, each with its own event loop, MicroBatcher and
 RewardClient, exactly as ``trainer/http_reward_manager.py`` builds them. Samples arrive at

@@ -10,9 +10,13 @@ torch backend): verl's apply_monkey_patch replaces the model's forward, which re
 log-probs and entropy computed from the hidden states in chunks, without the logits.
 Needs verl (pip install -e '.[trainer]').
 
-SMOKE=1 runs either tiny on a CPU.
+SMOKE=1 runs either tiny on a CPU. From the repository root (benchmarks/MEMORY.md):
+
+    .venv/bin/python benchmarks/h100_actor_memory.py
+    FUSED=1 .venv/bin/python benchmarks/h100_actor_memory.py
 """
 
+import argparse
 import json
 import os
 import time
@@ -22,6 +26,10 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
+argparse.ArgumentParser(
+    description=__doc__.split("\n\n")[0],
+    epilog="Settings are environment variables: FUSED=1 (verl's fused path), SMOKE=1 (tiny, CPU).",
+).parse_args()
 SMOKE = os.environ.get("SMOKE") == "1"
 FUSED = os.environ.get("FUSED") == "1"
 dev = "cpu" if SMOKE else "cuda"

@@ -95,8 +95,8 @@ def run(replicas: int, share: bool, requests: list[list[dict[str, str]]]) -> dic
     import ray
     from ray import serve
 
-    from deploy.ray_serve_app import build_app
-    from reward_service.stats.shared import KEEPER_NAME, KEEPER_NAMESPACE, METRICS_EVERY_S
+    from reward_service.replicas.keeper import KEEPER_NAME, KEEPER_NAMESPACE, METRICS_EVERY_S
+    from reward_service.replicas.serve import build_app
 
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})

@@ -1,4 +1,10 @@
-"""The FastAPI application: built by :func:`create_app`, its pool owned by the lifespan."""
+"""The FastAPI application: built by :func:`create_app`, its pool owned by the lifespan.
+
+This is where the parts meet: the engine (:mod:`reward_service.engine`), the statistics
+(:mod:`reward_service.stats`), the HTTP layer (:mod:`reward_service.api`) and the OpenRLHF
+route (:mod:`reward_service.integrations.openrlhf`). Ray Serve builds on it
+(:mod:`reward_service.replicas`).
+"""
 
 from __future__ import annotations
 
@@ -14,17 +20,21 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from reward_service import __version__
-from reward_service.admission import RETRY_AFTER_S, InFlightLimit, Overloaded
-from reward_service.batch import VerdictSharing, open_batch_scorer
-from reward_service.disconnects import CLIENT_CLOSED_REQUEST, ClientDisconnected
-from reward_service.metrics import ScoreRequestCounter, ServiceMetrics
-from reward_service.pool import PoolUnavailable
-from reward_service.routes import openrlhf, ops, score, stats
-from reward_service.routes.openrlhf import OpenRLHFRequest
-from reward_service.schemas import ScoreRequest
+from reward_service.api import (
+    CLIENT_CLOSED_REQUEST,
+    InFlightLimit,
+    ScoreRequestCounter,
+    ServiceMetrics,
+    ServiceState,
+)
+from reward_service.api.routes import ops, score, stats
+from reward_service.api.schemas import ScoreRequest
+from reward_service.engine import VerdictSharing, open_batch_scorer
+from reward_service.errors import RETRY_AFTER_S, ClientDisconnected, RetryLater
+from reward_service.integrations import openrlhf
 from reward_service.scoring import scorer_version
 from reward_service.settings import ServiceSettings
-from reward_service.stats import StatsRecorder, StatsStore, StatsUnavailable
+from reward_service.stats import StatsRecorder, StatsStore
 
 logger = logging.getLogger("reward_service")
 
@@ -48,11 +58,11 @@ def _openapi_with_request_schema(app: FastAPI) -> dict[str, Any]:
     token."""
     if app.openapi_schema is None:
         schema = FastAPI.openapi(app)
-        settings = getattr(app.state, "settings", None)
-        if settings is not None and settings.api_token is None:
+        service = getattr(app.state, "service", None)
+        if service is not None and service.settings.api_token is None:
             _without_security(schema)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (ScoreRequest, OpenRLHFRequest):
+        for model in (ScoreRequest, openrlhf.OpenRLHFRequest):
             request_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(request_schema.pop("$defs", {}))
             components[model.__name__] = request_schema
@@ -117,13 +127,15 @@ def create_app(
             open_stats(resolved, metrics) as stats_store,
             open_batch_scorer(resolved, metrics.worker_restarts.inc, shared) as scorer,
         ):
-            app.state.settings = resolved
-            app.state.metrics = metrics
-            app.state.scorer = scorer
-            app.state.scorer_version = SCORER_VERSION
-            app.state.stats = stats_store
-            app.state.in_flight = InFlightLimit(
-                resolved.max_inflight_items, resolved.max_inflight_bytes
+            in_flight = InFlightLimit(resolved.max_inflight_items, resolved.max_inflight_bytes)
+            metrics.watch(in_flight, scorer.pool)
+            app.state.service = ServiceState(
+                settings=resolved,
+                scorer=scorer,
+                metrics=metrics,
+                stats=stats_store,
+                in_flight=in_flight,
+                scorer_version=SCORER_VERSION,
             )
             logger.info("scoring pool ready with %d workers", resolved.workers)
             yield
@@ -137,9 +149,7 @@ def create_app(
         redoc_url=None,
     )
     app.add_middleware(ScoreRequestCounter)
-    app.add_exception_handler(Overloaded, _retry_later)
-    app.add_exception_handler(PoolUnavailable, _retry_later)
-    app.add_exception_handler(StatsUnavailable, _retry_later)
+    app.add_exception_handler(RetryLater, _retry_later)
     app.add_exception_handler(ClientDisconnected, _client_disconnected)
     app.include_router(score.router)
     app.include_router(openrlhf.router)

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
-from reward_service.batch import BatchItem, open_batch_scorer
 from reward_service.client import RewardClient, RewardServiceError
+from reward_service.engine import BatchItem, open_batch_scorer
 from reward_service.settings import ServiceSettings, settings_errors
 
 app = typer.Typer(help="Multi-signal math rewards as a service.", no_args_is_help=True)

@@ -1,10 +1,9 @@
 """An async client for ``POST /score``: chunks spread over several URLs, retried with backoff.
 
-Exceptions, all raised from one place (:meth:`RewardClient._post`):
-
-    RewardServiceError
-    ├── RewardServiceUnavailable   connection errors, timeouts or 5xx, after the last retry
-    └── RewardRequestRejected      a 4xx answer: the request itself is wrong, never retried
+Its exceptions (:mod:`reward_service.errors`), all raised from one place
+(:meth:`RewardClient._post`): :class:`RewardServiceUnavailable` (connection errors, timeouts or
+5xx, after the last retry) and :class:`RewardRequestRejected` (a 4xx answer: the request itself
+is wrong, never retried), both :class:`RewardServiceError`.
 """
 
 from __future__ import annotations
@@ -25,6 +24,19 @@ from tenacity import (
     wait_exponential,
 )
 
+from reward_service.errors import (
+    RewardRequestRejected,
+    RewardServiceError,
+    RewardServiceUnavailable,
+)
+
+__all__ = [
+    "RewardClient",
+    "RewardRequestRejected",
+    "RewardServiceError",
+    "RewardServiceUnavailable",
+]
+
 logger = logging.getLogger("reward_service.client")
 
 DEFAULT_TIMEOUT_S = 300.0
@@ -32,18 +44,6 @@ DEFAULT_RETRIES = 5
 DEFAULT_BACKOFF_S = 0.5
 DEFAULT_MAX_BACKOFF_S = 10.0
 DEFAULT_CHUNK_ITEMS = 4096
-
-
-class RewardServiceError(RuntimeError):
-    """Scoring through the reward service failed."""
-
-
-class RewardServiceUnavailable(RewardServiceError):
-    """The service could not be reached or kept failing (connection, timeout, 5xx)."""
-
-
-class RewardRequestRejected(RewardServiceError):
-    """The service refused the request (4xx); its message says why."""
 
 
 class _Retryable(Exception):

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reward_service.scoring import RewardWeights, Weight
-from reward_service.stats.recorder import UNTAGGED_STEP_GAP_S
+from reward_service.stats.kept_steps import UNTAGGED_STEP_GAP_S
 
 DEFAULT_WEIGHTS = RewardWeights()
 

@@ -20,3 +20,14 @@ def echo_unless_told(items: Sequence[str]) -> list[str]:
         elif item == "hog":
             bytearray(8 * 1024**3)
     return list(items)
+
+
+def raise_value_error(items: Sequence[str]) -> list[str]:
+    """Fail in the task's own code."""
+    raise ValueError(f"refused {len(items)} items")
+
+
+def wait_for_kill(items: Sequence[str]) -> list[str]:
+    """Hold the worker until something kills it (or its fork server)."""
+    time.sleep(3600)
+    return list(items)

@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 import httpx
 import psutil
 
 
+def metric(url: str, sample: str) -> float:
+    """One sample of the service's ``/metrics`` (0 when it has none yet), named as the
+    exposition writes it: ``reward_requests_total{code="200"}``."""
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    lines = [line for line in text.splitlines() if line.startswith(sample)]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
+def wait_for_metric(url: str, sample: str, at_least: float, timeout_s: float = 120.0) -> float:
+    """Wait until ``sample`` reaches ``at_least``; returns its value (fails the test past
+    ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while (value := metric(url, sample)) < at_least:
+        assert time.monotonic() < deadline, f"{sample} stayed at {value}, below {at_least}"
+        time.sleep(0.02)
+    return value
+
+
 def scored_requests(url: str) -> float:
     """How many ``/score`` requests the service at ``url`` answered with 200."""
-    prefix = 'reward_requests_total{code="200"}'
-    text = httpx.get(f"{url}/metrics").text
-    lines = [line for line in text.splitlines() if line.startswith(prefix)]
-    return float(lines[0].split()[-1]) if lines else 0.0
+    return metric(url, 'reward_requests_total{code="200"}')
 
 
 ONE_WORKER = {"REWARD_SERVICE_WORKERS": "1"}

@@ -40,6 +40,10 @@ def test_the_wheel_carries_metadata_version_types_and_assets(tmp_path: Path) -> 
         "reward_service/static/swagger-ui/LICENSE",
     ):
         assert asset in names, asset
+    # the distribution holds the project's own namespace only (trainer/ is the training run,
+    # used from the repository; tests/, deploy/ and benchmarks/ stay there too)
+    top_level = {name.split("/")[0] for name in names}
+    assert {name for name in top_level if not name.endswith(".dist-info")} == {"reward_service"}
 
 
 def test_the_service_reports_the_real_version(service_url: str) -> None:

@@ -5,25 +5,21 @@
 - :mod:`~reward_service.stats.groups`: GRPO groups and the learning signal they carry.
 - :mod:`~reward_service.stats.sketch`: bounded distinct counts that merge exactly.
 - :mod:`~reward_service.stats.recorder`: :class:`StatsRecorder`, what the service keeps, read
-  back from the statistics file at start-up; :class:`StatsStore`, what the routes use.
-- :mod:`~reward_service.stats.latest`: the rows of the response tables.
+  back from the statistics file at start-up; :class:`StatsStore`, what the routes use. It
+  puts together:
+- :mod:`~reward_service.stats.kept_steps`: the kept steps, and the step of an untagged batch;
+- :mod:`~reward_service.stats.tables`: the response tables (latest and failed responses);
+- :mod:`~reward_service.stats.persistence`: the statistics file and its checkpoint.
 - :mod:`~reward_service.stats.view`: what ``/stats`` serves, bounded in bytes.
 - :mod:`~reward_service.stats.panels`: the panels and colours of the page and the report.
 - :mod:`~reward_service.stats.jsonl`: the statistics file, appended and read back as a stream.
 - :mod:`~reward_service.stats.checkpoint`: the kept steps beside the file, for a quick restart.
-- :mod:`~reward_service.stats.shared`: one view of every Ray Serve replica's batches.
 - :mod:`~reward_service.stats.report`: the PNG report (needs the ``report`` extra).
 - ``dashboard.html``: the page ``/dashboard`` serves.
 """
 
 from reward_service.stats.jsonl import read_jsonl
-from reward_service.stats.recorder import (
-    BatchRecord,
-    NoSuchResponse,
-    StatsRecorder,
-    StatsStore,
-    StatsUnavailable,
-)
+from reward_service.stats.recorder import BatchRecord, StatsRecorder, StatsStore
 from reward_service.stats.step import (
     ANSWERS_KEPT,
     CALIBRATION_CELLS,
@@ -40,11 +36,9 @@ __all__ = [
     "SIGNALS",
     "STATS_MAX_BYTES",
     "BatchRecord",
-    "NoSuchResponse",
     "ScoredItem",
     "StatsRecorder",
     "StatsStore",
-    "StatsUnavailable",
     "StepStats",
     "merge_by_step",
     "read_jsonl",

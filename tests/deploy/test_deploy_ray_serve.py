@@ -23,9 +23,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reward_service.bench.local_server import free_port
+from reward_service.replicas.keeper import METRICS_EVERY_S
 from reward_service.scoring import compute_score
 from reward_service.stats import read_jsonl
-from reward_service.stats.shared import METRICS_EVERY_S
 from tests.conftest import make_response
 from tests.deploy.ray_cluster import TwoNodeCluster, two_node_cluster
 
@@ -61,7 +61,7 @@ def serve_url(cluster: TwoNodeCluster, stats_file: Path) -> Iterator[str]:
     from ray import serve
 
     from deploy.ray_serve_app import build_app
-    from reward_service.stats.shared import KEEPER_NAME, KEEPER_NAMESPACE
+    from reward_service.replicas.keeper import KEEPER_NAME, KEEPER_NAMESPACE
 
     saved = dict(os.environ)
     os.environ["REWARD_SERVICE_STATS_FILE"] = str(stats_file)  # passed on to the replicas
@@ -177,6 +177,24 @@ def _items_per_step(url: str) -> dict[int, int]:
     return dict(zip(view["steps"], view["series"]["items"], strict=True))
 
 
+def _wait_for_fresh_metrics() -> None:
+    """Wait until every replica has sent the keeper two metrics reports more than it had:
+    the second of them was taken after this call began, so it shows all the replica did
+    before."""
+    import ray
+
+    from reward_service.replicas.keeper import KEEPER_NAME, KEEPER_NAMESPACE
+
+    keeper = ray.get_actor(KEEPER_NAME, namespace=KEEPER_NAMESPACE)
+    reports = lambda: ray.get(keeper.metrics_reports.remote())  # noqa: E731
+    start = reports()
+    _wait_for(
+        lambda: all(reports().get(replica, 0) >= count + 2 for replica, count in start.items()),
+        SETTLE_S + 4 * METRICS_EVERY_S,
+        "the replicas stopped reporting metrics",
+    )
+
+
 def _replica_samples(url: str, name: str) -> dict[str, float]:
     """``name``'s value per replica (summed over its other labels), from /metrics/replicas."""
     per_replica: dict[str, float] = {}
@@ -213,15 +231,16 @@ def test_an_answer_verified_on_one_replica_is_not_verified_on_the_other(serve_ur
     import ray
 
     from reward_service.app import SCORER_VERSION
-    from reward_service.batch import _digest
+    from reward_service.engine.batch import _digest
+    from reward_service.replicas.verdicts import BOARD_NAMESPACE, board_name
     from reward_service.settings import ServiceSettings
-    from reward_service.shared_verdicts import BOARD_NAMESPACE, board_name
 
     fresh = [f"{random.randint(10**6, 10**7)}.{k}" for k in range(5)]  # never seen before
     items = [{"response": make_response(answer), "ground_truth": "12.8"} for answer in fresh]
     verified = lambda: sum(_replica_samples(serve_url, "reward_cache_misses_total").values())  # noqa: E731
     reporting = lambda: _replica_samples(serve_url, "reward_cache_misses_total")  # noqa: E731
     _wait_for(lambda: len(reporting()) == 2, SETTLE_S, "not every replica reports metrics")
+    _wait_for_fresh_metrics()  # nothing an earlier test did is still to be reported
     before = verified()
     first = httpx.post(f"{serve_url}/score", json={"items": items}, timeout=60).json()["results"]
     board = ray.get_actor(board_name(ServiceSettings(), SCORER_VERSION), namespace=BOARD_NAMESPACE)
@@ -233,15 +252,14 @@ def test_an_answer_verified_on_one_replica_is_not_verified_on_the_other(serve_ur
         for _ in range(6):  # balanced over both replicas by the proxy
             response = httpx.post(f"{serve_url}/score", json={"items": items}, timeout=60)
             assert response.json()["results"] == first
-        time.sleep(METRICS_EVERY_S + 1)
+        _wait_for_fresh_metrics()
         served = _replica_samples(serve_url, "reward_requests_total")
         return len(served) == 2 and all(
             served[replica] > requests_before.get(replica, 0) for replica in served
         )
 
     _wait_for(both_replicas_served, 120, "the proxy never used both replicas")
-    _wait_for(lambda: verified() - before >= 5, SETTLE_S, "metrics never caught up")
-    time.sleep(METRICS_EVERY_S * 2)  # every replica's last metrics are in
+    _wait_for_fresh_metrics()  # every replica's metrics show all it did
     assert verified() - before == 5  # once, over both replicas
 
 
@@ -301,7 +319,7 @@ def test_the_response_tables_hold_every_replicas_responses(serve_url: str) -> No
 def test_a_dead_replica_or_keeper_loses_nothing_reported(serve_url: str) -> None:
     import ray
 
-    from reward_service.stats.shared import KEEPER_NAME, KEEPER_NAMESPACE
+    from reward_service.replicas.keeper import KEEPER_NAME, KEEPER_NAMESPACE
 
     _send_steps(serve_url, first_step=2000)
     expected = {step: ITEMS_PER_STEP for step in range(2000, 2000 + STEPS)}
@@ -322,8 +340,8 @@ def test_scoring_goes_on_while_the_verdict_board_restarts(serve_url: str) -> Non
     import ray
 
     from reward_service.app import SCORER_VERSION
+    from reward_service.replicas.verdicts import BOARD_NAMESPACE, board_name
     from reward_service.settings import ServiceSettings
-    from reward_service.shared_verdicts import BOARD_NAMESPACE, board_name
 
     board = lambda: ray.get_actor(  # noqa: E731
         board_name(ServiceSettings(), SCORER_VERSION), namespace=BOARD_NAMESPACE

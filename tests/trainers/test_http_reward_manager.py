@@ -19,9 +19,9 @@ from omegaconf import OmegaConf
 from verl import DataProto
 from verl.trainer.ppo.reward import load_reward_manager
 
+from reward_service.api.schemas import ScoreItemIn
 from reward_service.bench.local_server import ServiceProcess, free_port
 from reward_service.client import RewardRequestRejected, RewardServiceUnavailable
-from reward_service.schemas import ScoreItemIn
 from reward_service.scoring import compute_score
 from tests.conftest import make_response
 from tests.service_process import ONE_WORKER, scored_requests

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.test_service_strict_inputs import EXACT_LABELS
+from tests.api.test_schemas import EXACT_LABELS
 from trainer.reward_items import label_of
 
 

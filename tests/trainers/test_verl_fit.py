@@ -126,8 +126,10 @@ def fit_run() -> FitRun:
 
     folder = Path(tempfile.mkdtemp(prefix="fit", dir="/tmp"))  # short: Ray's socket paths
     server_name = f"standin_rollout_{uuid.uuid4().hex[:8]}"
-    env_vars = {  # one environment for every actor, so Ray's idle workers serve them all
-        "PYTHONPATH": str(ROOT),
+    # One environment for every actor, so Ray's idle workers serve them all. No PYTHONPATH:
+    # the workers import trainer.* (verl loads the manager by path) and tests.* the way a run
+    # from the repository root does, through the driver's working directory that Ray adds.
+    env_vars = {
         "VERL_FILE_LOGGER_ROOT": str(folder / "logs"),
         SERVER_NAME_VARIABLE: server_name,
         HOLD_VARIABLE: str(4 * ROWS_PER_PHASE),  # validation, steps 1 and 2, validation

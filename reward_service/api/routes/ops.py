@@ -1,0 +1,34 @@
+"""Operations: readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from reward_service.api.deps import State
+from reward_service.api.schemas import HealthResponse
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+async def health(state: State, response: Response) -> HealthResponse:
+    """200 when a verification would run now: a probe went through the scoring pool in
+    the last second or two, or waits behind work still within its limits (``busy``);
+    503 while a broken pool is replaced or the probe failed. A stuck pool is replaced."""
+    pool = state.scorer.pool
+    status = await pool.health()
+    if status not in ("ok", "busy"):
+        response.status_code = 503
+    return HealthResponse(
+        status=status,
+        workers=pool.workers,
+        scorer_version=state.scorer_version,
+    )
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(state: State) -> Response:
+    """Prometheus text format."""
+    body = generate_latest(state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
