@@ -21,8 +21,8 @@ import time
 import orjson
 
 from reward_service.app import create_app
-from reward_service.bench.grpo_run import simulated_item
 from reward_service.bench.browser import CHROMIUM_FLAGS, chromium_path
+from reward_service.bench.grpo_run import simulated_item
 from reward_service.bench.local_server import serve_in_thread
 from reward_service.scoring import MultiSignalMathReward
 from reward_service.settings import ServiceSettings
@@ -80,7 +80,6 @@ def fill(recorder: StatsRecorder, args: argparse.Namespace, pools: list) -> None
 def measure(url: str, refreshes: int, recorder: StatsRecorder, pools: list) -> list[dict]:
     """Open the page, then force ``refreshes`` redraws; the page's timings of each."""
     from playwright.sync_api import sync_playwright
-
 
     timings = []
     with sync_playwright() as playwright:

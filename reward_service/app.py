@@ -27,6 +27,7 @@ from reward_service.api import (
     ServiceMetrics,
     ServiceState,
 )
+from reward_service.api.log_redaction import redact_access_logs
 from reward_service.api.routes import ops, score, stats
 from reward_service.api.schemas import ScoreRequest
 from reward_service.engine import VerdictSharing, open_batch_scorer
@@ -118,6 +119,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or ServiceSettings()
+        token = resolved.api_token
+        redact_access_logs(None if token is None else token.get_secret_value())
         metrics = ServiceMetrics()
         # before the pool starts: an unwritable stats file stops start-up without workers
         shared = None

@@ -74,6 +74,7 @@ def test_engine_and_api_exports() -> None:
     }
     assert set(reward_service.api.__all__) == {
         "CLIENT_CLOSED_REQUEST",
+        "TOKEN_QUERY_KEY",
         "InFlightLimit",
         "RequireJson",
         "RequireToken",

@@ -19,6 +19,7 @@ It imports the engine, the statistics and the scoring core; the trainers' adapte
 from reward_service.api.admission import InFlightLimit
 from reward_service.api.body import decode_json, read_body, refuse_too_many, validated
 from reward_service.api.deps import (
+    TOKEN_QUERY_KEY,
     RequireJson,
     RequireToken,
     ServiceState,
@@ -31,6 +32,7 @@ from reward_service.api.recording import record_scored
 
 __all__ = [
     "CLIENT_CLOSED_REQUEST",
+    "TOKEN_QUERY_KEY",
     "InFlightLimit",
     "RequireJson",
     "RequireToken",

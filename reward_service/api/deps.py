@@ -51,6 +51,11 @@ State = Annotated[ServiceState, Depends(service_state)]
 """A route's one dependency on the running service: ``state: State``."""
 
 
+TOKEN_QUERY_KEY = "token"
+"""The query parameter that carries the token for clients that send no headers (OpenRLHF);
+the access log never shows its value (:mod:`reward_service.api.log_redaction`)."""
+
+
 def token_accepted(settings: ServiceSettings, given: str | None) -> bool:
     """Whether ``given`` is the configured token (always, when none is set), compared in
     constant time."""

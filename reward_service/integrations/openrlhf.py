@@ -28,6 +28,7 @@ from fastapi.security import APIKeyQuery
 from pydantic import BaseModel, ConfigDict, FailFast, Field, StrictStr, model_validator
 
 from reward_service.api import (
+    TOKEN_QUERY_KEY,
     RequireJson,
     ServiceMetrics,
     State,
@@ -45,7 +46,7 @@ from reward_service.scoring import error_result
 from reward_service.stats import ScoredItem
 
 _TOKEN_IN_URL = APIKeyQuery(
-    name="token",
+    name=TOKEN_QUERY_KEY,
     scheme_name="token in the URL",
     description="The API token as `?token=...`, for OpenRLHF, which sends no headers.",
     auto_error=False,

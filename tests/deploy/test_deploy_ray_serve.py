@@ -14,6 +14,7 @@ import os
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -314,6 +315,33 @@ def test_the_response_tables_hold_every_replicas_responses(serve_url: str) -> No
     assert never.status_code == 404 and never.json()["detail"] == "no such response: 0"
     page = httpx.get(f"{serve_url}/dashboard", timeout=30)
     assert page.status_code == 200 and "/stats" in page.text
+
+
+def test_a_token_in_the_url_reaches_no_log(serve_url: str, cluster: TwoNodeCluster) -> None:
+    """Ray's proxy and replicas log requests their own way: the token a client put in the
+    URL is in none of the cluster's logs, once they show the requests themselves."""
+    secret = f"url-token-{uuid.uuid4().hex}"
+    openrlhf = {"query": [make_response()], "prompts": [""], "labels": ["12.8"]}
+    item = {"response": make_response(), "ground_truth": "12.8"}
+    logged = lambda: _log_text(cluster.root).count("/openrlhf/get_reward")  # noqa: E731
+    before = logged()
+    for query in (f"token={secret}", f"TOKEN={secret}&token={secret}", f"%74oken={secret}"):
+        ok = httpx.post(f"{serve_url}/openrlhf/get_reward?{query}", json=openrlhf, timeout=60)
+        assert ok.status_code == 200
+        httpx.post(f"{serve_url}/score?{query}", json=item, timeout=60).raise_for_status()
+        httpx.get(f"{serve_url}/stats?{query}", timeout=60).raise_for_status()
+        httpx.get(f"{serve_url}/no-such-route/{secret}?{query}", timeout=60)
+    _wait_for(lambda: logged() >= before + 3, SETTLE_S, "the requests never reached a log")
+    assert secret not in _log_text(cluster.root)
+
+
+def _log_text(root: Path) -> str:
+    """Every log of the cluster's nodes (Ray's sessions, Serve's, the nodes' own output)."""
+    return "\n".join(
+        path.read_bytes().decode(errors="replace")
+        for path in root.rglob("*")
+        if path.is_file() and path.suffix in (".log", ".out", ".err")
+    )
 
 
 def test_a_dead_replica_or_keeper_loses_nothing_reported(serve_url: str) -> None:
