@@ -29,7 +29,9 @@ Episodes: an alarm opens when its detector fires (on ``persist`` steps in a row 
 kinds that say "for several steps"), stays open while the detector holds, with a margin
 (:attr:`AlarmSettings.hold_fraction`), and closes after :attr:`AlarmSettings.close_after`
 judged steps in a row without it: ``open`` turns false and ``last_step`` (the last step that
-showed it) stops moving. A later episode of the same kind is a new entry. At most
+showed it) stops moving. A later episode of the same kind is a new entry, and so is a change
+of severity (groups that were all right turning all wrong end the ``info`` episode; the
+``warning`` one is raised like any other). At most
 :data:`ALARMS_KEPT` entries are kept: open ones first, then closed ones, newest first; the
 oldest closed ones go first.
 """
@@ -39,8 +41,8 @@ from __future__ import annotations
 import copy
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from reward_service.stats.answers import SPECIAL_KEYS, display_text
@@ -284,27 +286,15 @@ History = Sequence[StepSignals]
 
 
 class _Detector(Protocol):
-    kind: str
-    persist: int
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def persist(self) -> int: ...
 
     def observe(self, history: History, raised: bool) -> _Finding | None:
         """The finding at the last step of ``history``; ``raised``: an episode is open."""
         ...
-
-
-def _sum(steps: Iterable[StepSignals], name: str) -> float:
-    return sum(getattr(step, name) for step in steps)
-
-
-def _share(steps: Sequence[StepSignals], part: str, whole: str, least: int) -> float | None:
-    """``part`` over ``whole`` pooled over ``steps``; None under ``least`` of ``whole``."""
-    total = _sum(steps, whole)
-    return _sum(steps, part) / total if total >= least and total > 0 else None
-
-
-def _finished(steps: Iterable[StepSignals]) -> int:
-    """Items not cut at the length limit."""
-    return sum(step.items - step.truncated for step in steps)
 
 
 def _pct(share: float) -> str:
@@ -315,230 +305,260 @@ def _rounded(values: dict[str, float | str]) -> dict[str, float | str]:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in values.items()}
 
 
-@dataclass
+@dataclass(frozen=True)
+class _Pooled:
+    """A window's share, the items it is over, and verify over its responses not cut."""
+
+    share: float
+    items: int
+    verify: float
+
+
 class _Change:
-    """A detector of a share that moves away from where it was: the ``recent_steps`` pooled
-    against the ``reference_steps`` before them, the reference frozen while an episode is
-    open (so a lasting change stays raised)."""
+    """A share that moves away from where it was: the ``recent_steps`` pooled against the
+    ``reference_steps`` before them. It is raised when it passes its thresholds by ``min_z``
+    standard errors, and holds (with the margin of ``hold_fraction``) against the reference
+    it was raised on, so a lasting change stays raised.
 
-    settings: AlarmSettings
-    frozen: dict[str, float] = field(default_factory=dict)
+    A kind says how a step counts (:meth:`counts`), when a share has moved
+    (:meth:`exceeds`), what else must hold (:meth:`guard`) and what it means (:meth:`finding`).
+    """
 
-    def windows(self, history: History) -> tuple[History, History] | None:
-        """(recent, reference), or None until the history holds both."""
-        recent, reference = self.settings.recent_steps, self.settings.reference_steps
-        if len(history) < recent + reference:
+    kind: str
+    persist = 1
+
+    def __init__(self, settings: AlarmSettings, warmup: int = 0) -> None:
+        self.settings = settings
+        self.warmup = warmup
+        self.judged = 0
+        self.frozen: _Pooled | None = None
+
+    def counts(self, step: StepSignals) -> tuple[float, int]:
+        """The part and the whole of one step's share."""
+        raise NotImplementedError
+
+    def exceeds(self, share: float, before: float, margin: float) -> bool:
+        """Whether ``share`` has moved from ``before`` (``margin``: 1 to raise, less to hold)."""
+        raise NotImplementedError
+
+    def guard(self, now: _Pooled, then: _Pooled, raised: bool) -> bool:
+        """What else must hold."""
+        return True
+
+    def finding(self, now: _Pooled, then: _Pooled, since: int) -> _Finding:
+        """The alarm's numbers and sentence."""
+        raise NotImplementedError
+
+    def observe(self, history: History, raised: bool) -> _Finding | None:
+        """The finding at the last step of ``history``; ``raised``: an episode is open."""
+        self.judged += 1
+        recent_steps, reference_steps = self.settings.recent_steps, self.settings.reference_steps
+        if self.judged <= self.warmup or len(history) < recent_steps + reference_steps:
             return None
-        return history[-recent:], history[-recent - reference : -recent]
+        recent = history[-recent_steps:]
+        now = self._pool(recent)
+        before = self._pool(history[-recent_steps - reference_steps : -recent_steps])
+        if now is None or before is None:
+            return None
+        then = self.frozen if raised and self.frozen is not None else before
+        margin = self.settings.hold_fraction if raised else 1.0
+        if not self.exceeds(now.share, then.share, margin) or not self.guard(now, then, raised):
+            return None
+        if not raised and not self._significant(now, before):
+            return None
+        self.frozen = then
+        return self.finding(now, then, self._since(recent, then, margin))
 
-    def reference(self, values: dict[str, float], raised: bool) -> dict[str, float]:
-        """The trailing ``values`` before an episode, the frozen ones during it."""
-        return self.frozen if raised else values
+    def _pool(self, steps: History) -> _Pooled | None:
+        part = whole = 0
+        for step in steps:
+            step_part, step_whole = self.counts(step)
+            part, whole = part + step_part, whole + step_whole
+        finished = sum(step.items - step.truncated for step in steps)
+        if whole < self.settings.min_items or not finished:
+            return None
+        return _Pooled(part / whole, whole, sum(step.verify for step in steps) / finished)
 
-    def margin(self, raised: bool) -> float:
-        """The share of a threshold that must be met: all of it to raise, less to hold."""
-        return self.settings.hold_fraction if raised else 1.0
+    def _significant(self, now: _Pooled, before: _Pooled) -> bool:
+        """The share rose by ``min_z`` standard errors of the difference of two shares."""
+        items = now.items + before.items
+        pooled = (now.share * now.items + before.share * before.items) / items
+        error = math.sqrt(pooled * (1 - pooled) * (1 / now.items + 1 / before.items))
+        return now.share - before.share >= self.settings.min_z * error
 
-    def significant(self, now: tuple[float, float], before: tuple[float, float]) -> bool:
-        """Whether a share rose beyond chance: by ``min_z`` standard errors of the difference
-        of two shares, each given as (share, items)."""
-        (share, items), (share_before, items_before) = now, before
-        pooled = (share * items + share_before * items_before) / (items + items_before)
-        error = math.sqrt(pooled * (1 - pooled) * (1 / items + 1 / items_before))
-        return share - share_before >= self.settings.min_z * error
-
-
-def _first_step(recent: History, holds: Any) -> int:
-    """The first step of ``recent`` whose own counts meet ``holds``, else the last."""
-    return next((step.step for step in recent if holds(step)), recent[-1].step)
+    def _since(self, recent: History, then: _Pooled, margin: float) -> int:
+        """The first step of ``recent`` whose own share has moved, else the last."""
+        for step in recent:
+            part, whole = self.counts(step)
+            if whole and self.exceeds(part / whole, then.share, margin):
+                return step.step
+        return recent[-1].step
 
 
 class _VerdictGaming(_Change):
-    kind = "verdict_gaming"
-    persist = 1
+    """The share of wrong answers whose reflection says "correct" climbs, verify steady."""
 
-    def observe(self, history: History, raised: bool) -> _Finding | None:
-        """Says "correct" on more wrong answers than before while verify holds still."""
-        settings = self.settings
-        windows = self.windows(history)
-        if windows is None:
-            return None
-        recent, reference = windows
-        share = _share(recent, "wrong_says_correct", "wrong", settings.min_items)
-        before = _share(reference, "wrong_says_correct", "wrong", settings.min_items)
-        if share is None or before is None:
-            return None
-        verify = _sum(recent, "verify") / _sum(recent, "items")
-        then = self.reference(
-            {"before": before, "verify": _sum(reference, "verify") / _sum(reference, "items")},
-            raised,
-        )
-        if not raised and abs(verify - then["verify"]) > settings.verify_steady:
-            return None
-        rise = settings.verdict_rise * self.margin(raised)
-        if share - then["before"] < rise:
-            return None
-        counts = _sum(recent, "wrong"), _sum(reference, "wrong")
-        if not raised and not self.significant((share, counts[0]), (before, counts[1])):
-            return None
-        self.frozen = then
-        since = _first_step(
-            recent, lambda s: s.wrong and s.wrong_says_correct / s.wrong >= then["before"] + rise
-        )
+    kind = "verdict_gaming"
+
+    def counts(self, step: StepSignals) -> tuple[float, int]:
+        return step.wrong_says_correct, step.wrong
+
+    def exceeds(self, share: float, before: float, margin: float) -> bool:
+        return share - before >= self.settings.verdict_rise * margin
+
+    def guard(self, now: _Pooled, then: _Pooled, raised: bool) -> bool:
+        return raised or abs(now.verify - then.verify) <= self.settings.verify_steady
+
+    def finding(self, now: _Pooled, then: _Pooled, since: int) -> _Finding:
         values = {
-            "says_correct_on_wrong": share,
-            "before": then["before"],
-            "verify": verify,
-            "verify_before": then["verify"],
+            "says_correct_on_wrong": now.share,
+            "before": then.share,
+            "verify": now.verify,
+            "verify_before": then.verify,
         }
         message = (
-            f'The reflection says "correct" on {_pct(share)} of wrong answers, up from '
-            f"{_pct(then['before'])}, while verify holds at {_pct(verify)}: the reflect reward "
+            f'The reflection says "correct" on {_pct(now.share)} of wrong answers, up from '
+            f"{_pct(then.share)}, while verify holds at {_pct(now.verify)}: the reflect reward "
             "is being earned by always agreeing (Reflection panel: says correct beside verify)."
         )
         return _Finding("warning", since, _rounded(values), message)
 
 
 class _FormatWithoutAnswers(_Change):
+    """The format reward rises while verify stays flat, past the first steps; both over the
+    responses not cut (a cut response has neither; the truncation alarm tells of it)."""
+
     kind = "format_without_answers"
-    persist = 1
 
     def __init__(self, settings: AlarmSettings) -> None:
-        super().__init__(settings)
-        self.judged = 0
+        super().__init__(settings, warmup=settings.format_warmup_steps)
 
-    def observe(self, history: History, raised: bool) -> _Finding | None:
-        """The format reward rose while verify stayed flat, once the run is under way; both
-        over the responses that were not cut (a cut response has neither, and the
-        truncation alarm tells of it)."""
-        settings = self.settings
-        self.judged += 1
-        windows = self.windows(history)
-        if windows is None or self.judged <= settings.format_warmup_steps:
-            return None
-        recent, reference = windows
-        finished, finished_before = _finished(recent), _finished(reference)
-        if finished < settings.min_items or finished_before < settings.min_items:
-            return None
-        format_now, verify = _sum(recent, "format") / finished, _sum(recent, "verify") / finished
-        then = self.reference(
-            {
-                "format": _sum(reference, "format") / finished_before,
-                "verify": _sum(reference, "verify") / finished_before,
-            },
-            raised,
-        )
-        rise = settings.format_rise * self.margin(raised)
-        if format_now - then["format"] < rise or verify - then["verify"] > settings.verify_flat:
-            return None
-        if not raised and not self.significant(
-            (format_now, finished), (then["format"], finished_before)
-        ):
-            return None
-        self.frozen = then
-        since = _first_step(
-            recent,
-            lambda s: _finished((s,)) and s.format / _finished((s,)) >= then["format"] + rise,
-        )
+    def counts(self, step: StepSignals) -> tuple[float, int]:
+        return step.format, step.items - step.truncated
+
+    def exceeds(self, share: float, before: float, margin: float) -> bool:
+        return share - before >= self.settings.format_rise * margin
+
+    def guard(self, now: _Pooled, then: _Pooled, raised: bool) -> bool:
+        return now.verify - then.verify <= self.settings.verify_flat
+
+    def finding(self, now: _Pooled, then: _Pooled, since: int) -> _Finding:
         values = {
-            "format": format_now,
-            "format_before": then["format"],
-            "verify": verify,
-            "verify_before": then["verify"],
+            "format": now.share,
+            "format_before": then.share,
+            "verify": now.verify,
+            "verify_before": then.verify,
         }
         message = (
-            f"The format reward rose to {_pct(format_now)} from {_pct(then['format'])} while "
-            f"verify stayed at {_pct(verify)}: the policy is being paid for the shape, not for "
-            "answers (Reward signals panel: format beside verify)."
+            f"The format reward rose to {_pct(now.share)} from {_pct(then.share)} while "
+            f"verify stayed at {_pct(now.verify)}: the policy is being paid for the shape, not "
+            "for answers (Reward signals panel: format beside verify)."
         )
         return _Finding("warning", since, _rounded(values), message)
 
 
 class _Truncation(_Change):
-    kind = "truncation"
-    persist = 1
+    """A share of responses cut at the length limit over its threshold, and grown."""
 
-    def observe(self, history: History, raised: bool) -> _Finding | None:
-        """A share of cut responses over the threshold and grown over the reference."""
+    kind = "truncation"
+
+    def counts(self, step: StepSignals) -> tuple[float, int]:
+        return step.truncated, step.truncation_reported
+
+    def exceeds(self, share: float, before: float, margin: float) -> bool:
         settings = self.settings
-        windows = self.windows(history)
-        if windows is None:
-            return None
-        recent, reference = windows
-        share = _share(recent, "truncated", "truncation_reported", settings.min_items)
-        before = _share(reference, "truncated", "truncation_reported", settings.min_items)
-        if share is None or before is None:
-            return None
-        then = self.reference({"before": before}, raised)
-        margin = self.margin(raised)
         level, rise = settings.truncation_share * margin, settings.truncation_rise * margin
-        if share < level or share - then["before"] < rise:
-            return None
-        counts = _sum(recent, "truncation_reported"), _sum(reference, "truncation_reported")
-        if not raised and not self.significant((share, counts[0]), (before, counts[1])):
-            return None
-        self.frozen = then
-        since = _first_step(
-            recent,
-            lambda s: (
-                s.truncation_reported
-                and s.truncated / s.truncation_reported >= max(level, then["before"] + rise)
-            ),
-        )
+        return share >= level and share - before >= rise
+
+    def finding(self, now: _Pooled, then: _Pooled, since: int) -> _Finding:
         message = (
-            f"{_pct(share)} of responses reach the length limit, up from "
-            f"{_pct(then['before'])}: the reward of a cut response is noise (Response length "
-            "and truncation panel)."
+            f"{_pct(now.share)} of responses reach the length limit, up from "
+            f"{_pct(then.share)}: the reward of a cut response is noise (Response length and "
+            "truncation panel)."
         )
-        values = {"truncated": share, "before": then["before"]}
+        values = {"truncated": now.share, "before": then.share}
         return _Finding("warning", since, _rounded(values), message)
 
 
-@dataclass
-class _AnswerCollapse:
-    settings: AlarmSettings
+class _Level:
+    """A share of one step over a threshold (held above ``hold_fraction`` of it).
+
+    A kind says what the share is (:meth:`share`, None when the step cannot tell), its
+    threshold and persistence, and what it means (:meth:`finding`).
+    """
+
+    kind: str
+
+    def __init__(self, settings: AlarmSettings) -> None:
+        self.settings = settings
+
+    @property
+    def persist(self) -> int:
+        return self.settings.persist_steps
+
+    @property
+    def threshold(self) -> float:
+        raise NotImplementedError
+
+    def share(self, step: StepSignals) -> float | None:
+        raise NotImplementedError
+
+    def finding(self, step: StepSignals, share: float) -> _Finding:
+        raise NotImplementedError
+
+    def observe(self, history: History, raised: bool) -> _Finding | None:
+        """The finding at the last step of ``history``; ``raised``: an episode is open."""
+        step = history[-1]
+        share = self.share(step)
+        margin = self.settings.hold_fraction if raised else 1.0
+        if share is None or share < self.threshold * margin:
+            return None
+        return self.finding(step, share)
+
+
+class _AnswerCollapse(_Level):
+    """One wrong answer holds most of the step's items."""
+
     kind = "answer_collapse"
 
     @property
     def persist(self) -> int:
         return self.settings.collapse_steps
 
-    def observe(self, history: History, raised: bool) -> _Finding | None:
-        """One wrong answer holds most of the step's items."""
-        step = history[-1]
+    @property
+    def threshold(self) -> float:
+        return self.settings.collapse_share
+
+    def share(self, step: StepSignals) -> float | None:
         if step.top_wrong is None or not step.items:
             return None
-        share = step.top_wrong_items / step.items
-        margin = self.settings.hold_fraction if raised else 1.0
-        if share < self.settings.collapse_share * margin:
-            return None
-        answer = display_text(step.top_wrong, 40)
+        return step.top_wrong_items / step.items
+
+    def finding(self, step: StepSignals, share: float) -> _Finding:
+        answer = step.top_wrong or ""  # a share is only read where there is one
         message = (
-            f"One wrong answer, {answer}, is {_pct(share)} of the step's responses: the policy "
-            "is collapsing onto a wrong value (Answers panel)."
+            f"One wrong answer, {display_text(answer, 40)}, is {_pct(share)} of the step's "
+            "responses: the policy is collapsing onto a wrong value (Answers panel)."
         )
-        values = {"answer": step.top_wrong, "share": share, "verify": step.verify / step.items}
+        values = {"answer": answer, "share": share, "verify": step.verify / step.items}
         return _Finding("warning", step.step, _rounded(values), message)
 
 
-@dataclass
-class _NoLearningSignal:
-    settings: AlarmSettings
+class _NoLearningSignal(_Level):
+    """Most groups all right or all wrong: no advantage on the answer."""
+
     kind = "no_learning_signal"
 
     @property
-    def persist(self) -> int:
-        return self.settings.persist_steps
+    def threshold(self) -> float:
+        return self.settings.zero_advantage_share
 
-    def observe(self, history: History, raised: bool) -> _Finding | None:
-        """Most groups all right or all wrong: no advantage on the answer."""
-        step = history[-1]
+    def share(self, step: StepSignals) -> float | None:
         if step.groups < self.settings.min_groups:
             return None
-        share = (step.all_right + step.all_wrong) / step.groups
-        margin = self.settings.hold_fraction if raised else 1.0
-        if share < self.settings.zero_advantage_share * margin:
-            return None
+        return (step.all_right + step.all_wrong) / step.groups
+
+    def finding(self, step: StepSignals, share: float) -> _Finding:
         right, wrong = step.all_right / step.groups, step.all_wrong / step.groups
         values = {"zero_advantage": share, "all_right": right, "all_wrong": wrong}
         if step.all_right >= step.all_wrong:
@@ -556,24 +576,19 @@ class _NoLearningSignal:
         return _Finding("warning", step.step, _rounded(values), message)
 
 
-@dataclass
-class _ScoringFailures:
-    settings: AlarmSettings
+class _ScoringFailures(_Level):
+    """Timeouts and errors above a small share of the step's items."""
+
     kind = "scoring_failures"
 
     @property
-    def persist(self) -> int:
-        return self.settings.persist_steps
+    def threshold(self) -> float:
+        return self.settings.failure_share
 
-    def observe(self, history: History, raised: bool) -> _Finding | None:
-        """Timeouts and errors above a small share of the step's items."""
-        step = history[-1]
-        if not step.items:
-            return None
-        share = step.failures / step.items
-        margin = self.settings.hold_fraction if raised else 1.0
-        if share < self.settings.failure_share * margin:
-            return None
+    def share(self, step: StepSignals) -> float | None:
+        return step.failures / step.items if step.items else None
+
+    def finding(self, step: StepSignals, share: float) -> _Finding:
         message = (
             f"{_pct(share)} of the step's items timed out or failed to score, rewarded 0 "
             "whatever their answer (Timeouts and errors panel, and the table of failed items)."
