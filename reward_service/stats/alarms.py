@@ -210,8 +210,8 @@ class StepSignals:
     def of(cls, stats: StepStats) -> StepSignals:
         """The signals of ``stats``."""
         cells = stats.calibration
-        answers = [(n, key) for key, n in stats.wrong_answers.items() if key not in SPECIAL_KEYS]
-        top_items, top = max(answers, key=lambda a: (a[0], _reverse(a[1])), default=(0, None))
+        answers = [(-n, key) for key, n in stats.wrong_answers.items() if key not in SPECIAL_KEYS]
+        minus_items, top = min(answers, default=(0, None))  # most frequent, then first by text
         several = [g for g in stats.groups.groups.values() if g[0] >= 2]
         return cls(
             step=stats.step,
@@ -224,16 +224,11 @@ class StepSignals:
             truncation_reported=stats.truncation["truncation_reported"],
             failures=stats.timeouts + stats.errors,
             top_wrong=top,
-            top_wrong_items=top_items,
+            top_wrong_items=-minus_items,
             groups=len(several),
             all_right=sum(1 for g in several if g[1] == g[0]),
             all_wrong=sum(1 for g in several if g[1] == 0),
         )
-
-
-def _reverse(text: str) -> tuple[int, ...]:
-    """A key that orders texts backwards: ties go to the first key in text order."""
-    return tuple(-ord(char) for char in text)
 
 
 @dataclass(frozen=True)
