@@ -5,8 +5,9 @@ The reflection is read the way a careful human grader reads it, clause by clause
 1. Quoted text ("...", “...”, 「...」) is the question or someone else's words: it is not
    read. Sentences end at ``. ! ? ; 。！？；`` and line breaks; a sentence splits into
    clauses at commas, colons and dashes (" - ", "—") and before "but", "so", "because",
-   "although", "however", "therefore", "except", 但是, 所以, 因此... (the conjunction opens
-   the next clause).
+   "although", "however", "therefore", "except", 但是, 所以, 因此..., and "and" before a
+   new subject ("the roots don't exist and my answer is wrong"); the conjunction opens the
+   next clause.
 2. A judgement is a word that grades the answer: "correct", "right" (as a predicate: "is
    right", "that's not right", "got it right", "the right answer."), "verified",
    "confirmed", "checks out", "error-free", "matches", and as predicates "valid",
@@ -15,33 +16,41 @@ The reflection is read the way a careful human grader reads it, clause by clause
    "invalid", "inaccurate", "inconsistent", "incomplete"; 正确, 对的, 没错, 无误, 没问题,
    一致; 错误, 错了, 不对, 有误, 有问题, 不完整, 漏掉, 忘了. So is every other word that grades
    a result as right or wrong:
-   - adjectives of a result, as predicates: "is sound", "solid", "airtight", "spot on",
-     "dead on", "on target", "on the mark"; "is off", "way off", "a bit off", "off by
-     one", "off the mark", "unsound", "faulty", "bogus", "amiss";
-   - verbs whose subject is the answer: "the result stands", "my answer holds (up)", "it
-     works", "I stand by my answer"; "the check fails", "it falls apart";
+   - adjectives and nouns of a result, as predicates (after a copula and adverbs of
+     degree, opening a clause, or ending a question: "Is my answer of 6 valid?"): "is
+     sound", "solid", "airtight", "watertight", "legit", "spot on", "dead on", "on
+     target", "on the mark"; "unsound", "faulty", "bogus", "amiss", "garbage", "nonsense",
+     "a dud", and "is off", "way off", "a bit off", "off by one", "off the mark" when what
+     is off is the answer, a part of the work or the solver ("the sign is off", "I was off
+     by one", "..., but off by one");
+   - adverbs of doing it: "properly"; "improperly" (as "correctly", "incorrectly");
+   - verbs whose subject is the answer or a number: "the result stands", "my answer holds
+     (up)", "x = 7 works", "my answer satisfies both equations", "I stand by my answer";
+     "the check fails", "it falls apart";
    - verbs of erring, in the past ("botched", "messed up", "screwed up", "goofed",
-     "blundered", "bungled", "fumbled", "flubbed", "erred", "slipped (up)", "mixed up", and
-     the "mis-" verbs of doing a step wrongly: "misread", "miscounted", "misapplied"...;
-     "I didn't botch it" too), and nouns of an error: "a slip", "slip-up", "blunder",
-     "typo", "oversight", "mix-up";
+     "blundered", "bungled", "fumbled", "flubbed", "erred", "blew it", "slipped (up)",
+     "mixed up", and the "mis-" verbs of doing a step wrongly: "misread", "miscounted",
+     "misapplied"...; "I didn't botch it" and "Did I mess anything up?" too), and nouns of
+     an error: "a slip", "slip-up", "blunder", "typo", "oversight", "mix-up";
    - their Chinese counterparts: 成立, 站得住, 靠谱, 准确, 吻合, 相符, 对得上, 经得起; 站不住,
-     离谱, 偏差, 偏了, 失误, 疏忽, 搞砸, 毛病, 纰漏, 瑕疵, 对不上.
+     离谱, 偏差, 偏了, 失误, 疏忽, 搞砸 (算砸...), 毛病, 纰漏, 瑕疵, 对不上.
    Where such a word names something else it grades nothing: "holds", "stands", "works"
    and 成立 with a mathematical statement as subject or under a condition ("the equation
    holds for x = 2", "x stands for the width", "as it stands", 等式成立: a fact of
-   mathematics, which the reader never weighs), "off" as a preposition ("3 m off the
+   mathematics, which the reader never weighs; "the function satisfies f(0) = 1"), "off"
+   of a thing of the problem or as a preposition ("the switch is off", "3 m off the
    ground"; "my answer is off by 3 m" grades), "sound" and "solid" as nouns or attributes
    ("the speed of sound", "a solid cube"), a ladder that slips, a verb of erring as advice
    ("don't mix up radius and diameter"), 标准偏差. Words of approval that do not say right
-   ("fine", "good", "OK", "perfect") and the truth of a statement ("true", "false") are
-   not judgements. Nor are "the correct value is/should be ..." and "the correct answer"
-   after a preposition ("differs from the correct answer") or opening the sentence: a noun
-   phrase naming something else, as is 正确 or 准确 before a noun (正确答案是7) unless 是
-   comes first (5是正确答案); "to correct the sign" (a verb), "I matched the coefficients"
-   (an action), "a right triangle", "check for errors", "margin of error". The reader
-   never compares values: "The correct answer is 7, but I got 5." commits to nothing;
-   "..., so my answer is wrong." does.
+   ("fine", "good", "OK", "perfect"), confidence or distrust ("I'm confident", "Can I
+   trust my answer? No": like doubt, it commits to nothing) and the truth of a statement
+   ("true", "false") are not judgements. Nor are "the correct value is/should be ..." and
+   "the correct answer" after a preposition ("differs from the correct answer") or opening
+   the sentence: a noun phrase naming something else ("the correct count is 10"), as is
+   正确 or 准确 before a noun (正确答案是7) unless 是 comes first (5是正确答案); "to correct
+   the sign" (a verb), "I matched the coefficients" (an action), "a right triangle",
+   "check for errors", "margin of error". The reader never compares values: "The correct
+   answer is 7, but I got 5." commits to nothing; "..., so my answer is wrong." does.
 3. "correct" made less than correct is a verdict of wrong: "partially", "almost",
    "nearly", "mostly correct" (部分正确, 几乎正确), and "correct except the final answer".
 4. Negation is scoped to the clause: each "not", "n't", "no", "never", "nothing",
@@ -70,9 +79,10 @@ The reflection is read the way a careful human grader reads it, clause by clause
    as it is ("a typo, which doesn't affect the result", 不影响).
 6. A remark does not commit either. A clause is a remark when its sentence, up to the
    clause, is about mistakes in general ("a common/frequent/typical error", "students
-   often", "easy to mix up", 常见, 很多人) or about someone else's work ("another method",
-   "my classmate's answer", "the official solution", 别人, 其他方法), or when its sentence
-   is a note, tip or warning ("Note that", "Tip:", "Remember", "Be careful", "Watch out",
+   often", "easy to mix up", "on problems like this", 常见, 很多人) or about someone else's
+   work or method ("another method", "the standard approach", "my classmate's answer",
+   "the official solution", 别人, 其他方法), or when its sentence is a note, tip or warning
+   ("Note that", "As a side note", "Tip:", "Remember", "Be careful", "Watch out",
    "Keep in mind", "By the way", 注意, 提示, 小心); unless the clause speaks of the solver's
    own work ("I", "my", "we", 我: "I made a common mistake") or its judgement has the answer
    as its subject ("..., but the answer is correct", "Note: it's right."). So "The final
@@ -125,24 +135,28 @@ _SENTENCE_END = re.compile(r"(?:[.!?;](?!\d)|[。！？；\n])+")
 _ENGLISH_CLAUSE_BREAK = (
     r"(?P<punct>[,:，、：—\u2013](?!\d)|(?<=[ \t])--?(?=[ \t]))"
     r"|\b(?:but|however|so|therefore|thus|hence|yet|because|since|although|though|whereas"
-    r"|while|which[ \t]{1,3}means|meaning|except|after[ \t]{1,3}all)\b"
+    r"|while|which[ \t]{1,3}means|meaning|except|after[ \t]{1,3}all"
+    r"|and(?=[ \t]{1,3}(?:the|my|our|this|that|it|i|we|so|thus|hence)\b))\b"
 )
 _CLAUSE_BREAK = re.compile(_ENGLISH_CLAUSE_BREAK)
 _CLAUSE_BREAK_CJK = re.compile(
     _ENGLISH_CLAUSE_BREAK + r"|但是|但|所以|因此|因而|不过|然而|可是|虽然|尽管|因为"
 )
 """A clause ends at a comma, a colon or a dash (" - ", "—"), and before a conjunction, which
-opens the next."""
+opens the next ("and" when a new subject follows: "roots don't exist and my answer is
+wrong")."""
 _ENGLISH_JUDGEMENT = re.compile(
-    r"\b(?=[abcdefghimnorstuvw])(?:(?P<correct>correct(?:ly)?|right|verified|confirm(?:s|ed)?"
+    r"\b(?=[abcdefghijlmnoprstuvw])(?:(?P<correct>correct(?:ly)?|right|verified|confirm(?:s|ed)?"
     r"|check(?:s|ed)?[ \t]{1,3}out|error-free|mistake-free|accurate(?:ly)?|valid|consistent"
-    r"|match(?:es|ed)?|sound|solid|airtight|(?:spot|dead|bang)(?:[ \t]{1,3}|-)on"
+    r"|match(?:es|ed)?|properly|sound|solid|rock[ \t-]solid|airtight|watertight|bulletproof"
+    r"|ironclad|legit|(?:spot|dead|bang)(?:[ \t]{1,3}|-)on|satisf(?:y|ies|ied)"
     r"|on[ \t]{1,3}(?:point|target|the[ \t]{1,3}(?:mark|money|nose))|nailed[ \t]{1,3}it"
     r"|stands?[ \t]{1,3}by|(?:stand|hold)s?(?:[ \t]{1,3}up)?|held[ \t]{1,3}up|work(?:s|ed)?)"
     r"|(?P<wrong>incorrect(?:ly)?|wrong(?:ly)?|mistakes?|mistaken(?:ly)?|errors?"
     r"|erroneous(?:ly)?|flawed|miscalculat(?:ed|ion|ions)|inaccurate(?:ly)?|invalid"
     r"|inconsistent|incomplete|missed|forgot(?:ten)?|overlooked"
     r"|off(?:[ \t]{1,3}(?:by|base|target|the[ \t]{1,3}mark))?|unsound|faulty|bogus|amiss"
+    r"|improperly|garbage|junk|nonsense|rubbish|a[ \t]{1,3}dud|blew[ \t]{1,3}it"
     r"|botch(?:ed)?|bungled|fumbled|flubbed|erred|goof(?:ed)?(?:[ \t]{1,3}up)?|blunder(?:s|ed)?"
     r"|(?:mess|screw|mix)(?:ed)?[ \t]{1,3}(?:(?:it|this|that|things|something|anything"
     r"|everything)[ \t]{1,3})?up|slip(?:ped)?[ \t]{1,3}up|slipped|slip-ups?|slips?|mix-ups?|typos?"
@@ -157,7 +171,7 @@ _CHINESE_JUDGEMENT = re.compile(
     r"(?P<correct>正确|没错|无误|没问题|是对的|对的|对了|是对(?![称应于比角边数象面待话])"
     r"|一致(?!性)|成立|站得住|靠谱|靠得住|准确|吻合|相符|对得上|经得起)"
     r"|(?P<wrong>错误|错了|错的|不对|有误|错(?<!交错)(?![位开])|有问题|不完整|漏掉|漏了|遗漏"
-    r"|忘了|忘记|站不住|靠不住|对不上|经不起|离谱|偏差(?<!标准偏差)(?<!平均偏差)|偏了|失误|疏忽|搞砸|弄砸"
+    r"|忘了|忘记|站不住|靠不住|对不上|经不起|离谱|偏差(?<!标准偏差)(?<!平均偏差)|偏了|失误|疏忽|[搞弄算做写办整]砸"
     r"|毛病|纰漏|瑕疵)"
 )
 _ELLIPSIS = (
@@ -202,7 +216,9 @@ _EXCEPTION = re.compile(
 the final answer") is not a verdict of correct."""
 _PREDICATE_ONLY = frozenset(
     {"valid", "accurate", "accurately", "consistent", "invalid", "inaccurate", "inconsistent"}
-    | {"inaccurately", "incomplete", "sound", "solid", "airtight", "spot on", "dead on"}
+    | {"inaccurately", "incomplete", "sound", "solid", "rock solid", "airtight", "watertight"}
+    | {"bulletproof", "ironclad", "legit", "spot on", "dead on", "garbage", "junk", "nonsense"}
+    | {"rubbish", "a dud"}
     | {"bang on", "on point", "on target", "on the mark", "on the money", "on the nose"}
     | {"off", "off by", "off base", "off target", "off the mark"}
 )
@@ -214,10 +230,12 @@ _DEGREE = re.compile(
     r"|rather|a[ \t]+(?:bit|little|tad)))+\s*$"
 )
 """Adverbs of degree between a copula and its predicate ("is way off", "seems a bit off")."""
+_CONTRACTION = re.compile(r"['’](?:s|m|re|ve|d|ll)$")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _OFF_AS_PREPOSITION = re.compile(r"[ \t]+(?:the|a|an|of|from|to|its|their|this|that|our)\b")
 _RESULT_VERBS = frozenset(
     {"stand", "stands", "hold", "holds", "held", "work", "works", "worked", "fail", "fails"}
-    | {"failed", "fall", "falls", "fell"}
+    | {"failed", "fall", "falls", "fell", "satisfy", "satisfies", "satisfied"}
 )
 """Verbs that grade a result only with the answer as their subject ("the result stands", "my
 answer holds up", "the check fails"), not a mathematical statement ("the equation holds for
@@ -226,8 +244,13 @@ _RESULT_SUBJECTS = frozenset(
     {"answer", "answers", "result", "results", "solution", "solutions", "conclusion", "value"}
     | {"work", "reasoning", "argument", "calculation", "calculations", "computation", "proof"}
     | {"derivation", "logic", "step", "steps", "check", "verification", "substitution"}
-    | {"method", "claim", "verdict", "it", "this", "that", "everything", "mine"}
+    | {"method", "claim", "verdict", "it", "this", "that", "everything", "mine", "values"}
 )
+_OFF_SUBJECTS = _RESULT_SUBJECTS | frozenset(
+    {"sign", "signs", "number", "numbers", "estimate", "figure", "count", "total", "units"}
+    | {"digit", "digits", "decimal", "something", "nothing", "i", "we"}
+)
+"""What may be "off": the answer, a part of the work, or the solver ("I was off by one")."""
 _SUBJECT_GAP = frozenset(
     {"still", "indeed", "also", "clearly", "certainly", "definitely", "firmly", "fully"}
     | {"really", "then", "now", "thus", "does", "do", "did", "doesn't", "don't", "didn't"}
@@ -246,10 +269,11 @@ _CONDITION_AFTER = re.compile(
 result stands at 12"."""
 _BASE_FORMS = frozenset({"botch", "goof", "mess", "screw", "mix"})
 _DID_BEFORE = re.compile(
-    r"\bdid(?:n['’]t|[ \t]+not)?(?:[ \t]+(?:really|actually|even|ever))?[ \t]+$"
+    r"\bdid(?:n['’]t|[ \t]+not)?(?:[ \t]+(?:i|we|you|it))?(?:[ \t]+(?:really|actually|even"
+    r"|ever|not))?[ \t]+$"
 )
-"""A verb of erring grades in the past: "I botched it", "I didn't botch it", never as advice
-("don't mix up radius and diameter")."""
+"""A verb of erring grades in the past: "I botched it", "I didn't botch it", "Did I mess
+anything up?", never as advice ("don't mix up radius and diameter")."""
 _SLIP_BEFORE = frozenset(
     {"a", "an", "one", "any", "no", "small", "minor", "little", "careless", "silly", "tiny"}
     | {"slight", "arithmetic", "sign", "my", "another", "single", "stupid", "simple", "i", "we"}
@@ -344,8 +368,11 @@ _ENGLISH_GENERIC = (
     + _OTHERS
     + r"|easy[ \t]+to[ \t]+(?:make|get|go|slip|forget|confuse|mix|miss|overlook|drop|lose"
     r"|fall|err)"
-    r"|(?:other|another|alternative|different)[ \t]+(?:methods?|approach(?:es)?|solutions?"
-    r"|ways?|answers?|options?|choices?|solvers?|persons?|people|students?)"
+    r"|(?:kinds?|types?|sorts?)[ \t]+of[ \t]+(?:questions?|problems?|exercises?)"
+    r"|(?:questions|problems|exercises)[ \t]+like[ \t]+(?:this|these)"
+    r"|such[ \t]+(?:questions|problems)"
+    r"|(?:other|another|alternative|different|standard)[ \t]+(?:methods?|approach(?:es)?|solutions?"
+    r"|ways?|answers?|options?|choices?|solvers?|persons?|people|students?|fix|technique)"
     r"|(?:official|reference|given)[ \t]+(?:answers?|solutions?)|answer[ \t]+key|else['’]s)\b"
     r"|\b(?!(?:it|that|what|there|here|let|he|she|who|where|how|problem|question|equation"
     r"|answer)['’]s)\w+['’]s[ \t]+(?:answers?|solutions?|methods?|approach|work|results?"
@@ -362,8 +389,8 @@ _GENERIC_CJK = re.compile(
 _FIRST_PERSON = re.compile(_ENGLISH_FIRST_PERSON)
 _FIRST_PERSON_CJK = re.compile(_ENGLISH_FIRST_PERSON + r"|我(?!的?(?:朋友|同学|老师|同桌))")
 _ADVICE = re.compile(
-    r"[\s\W]{0,8}(?:(?:also|just|and|but|one|a|quick|final|small|side|important|general|pro"
-    r"|friendly|useful|another)[ \t]+){0,2}(?:notes?|notice|nb|tips?|hints?|remember|reminder"
+    r"[\s\W]{0,8}(?:(?:also|just|and|but|as|one|a|quick|final|small|side|important|general|pro"
+    r"|friendly|useful|another)[ \t]+){0,3}(?:notes?|notice|nb|tips?|hints?|remember|reminder"
     r"|caution|warning|careful|be[ \t]+careful|watch[ \t]+out|beware|keep[ \t]+in[ \t]+mind"
     r"|make[ \t]+sure|aside|as[ \t]+an[ \t]+aside|by[ \t]+the[ \t]+way|btw|fun[ \t]+fact"
     r"|in[ \t]+general|generally|lesson|takeaway|for[ \t]+(?:future[ \t]+reference"
@@ -392,7 +419,9 @@ _CONCESSIVE = re.compile(
 )
 _NOUN_AFTER = re.compile(
     r"\s+(?:final\s+)?(?:answer|value|result|solution|approach|method|formula|expression"
-    r"|number|one|way|sign|equation|calculation|reasoning|step|choice|option|response)"
+    r"|number|one|way|sign|equation|calculation|reasoning|step|choice|option|response"
+    r"|probability|count|total|sum|area|perimeter|volume|length|ratio|speed|distance|amount"
+    r"|price|cost|rate|height|width|radius|measure|estimate|figure|roots?|units?)"
     r"(?P<verb>\s+(?:is|are|was|were|should|would|must|will|equals|being)\b|\s*[=:])?",
 )
 _VERB_OBJECT = re.compile(r"\s+(?:the|this|that|it|them|these|those|my|our|his|her|its|any)\b")
@@ -412,6 +441,7 @@ _RIGHT_NOT_JUDGEMENT = re.compile(
     r"|to(?![ \t]+(?:me|us)\b)|circular|prism|cones?|cylinders?|shift|endpoint|limit|half)\b",
 )
 _ENDS_SENTENCE = re.compile(r"[ \t]{0,8}(?:[?.!]|$)")
+_ENDS_QUESTION = re.compile(r"[ \t]{0,8}[?？]")
 _NOT_AN_ADMISSION = re.compile(
     r"(?:\b(?:for|relative|absolute|percent|percentage|standard|squared|mean)"
     r"|\bmargin\s+of|\btrial\s+and)(?:\s+(?:any|possible|potential|obvious|careless))?\s*$",
@@ -489,10 +519,10 @@ def _raw_polarity(text: str, match: re.Match[str]) -> Verdict | None:
     word = match.group()
     start, end = match.span()
     key = " ".join(_SPACE_OR_HYPHEN.split(word))  # "spot-on" and "off  by" in one spelling
-    if key in _PREDICATE_ONLY and not _is_predicate(text, start):
+    if key in _PREDICATE_ONLY and not _is_predicate(text, start, end):
         return None
-    if key == "off" and _OFF_AS_PREPOSITION.match(text, end, end + _CONTEXT):
-        return None  # "3 m off the ground"
+    if key.startswith("off") and not _off_grades(text, match):
+        return None
     verb = key.split()[0]
     if verb in _RESULT_VERBS and not key.endswith(" by") and not _grades_a_result(text, match):
         return None
@@ -515,6 +545,27 @@ def _raw_polarity(text: str, match: re.Match[str]) -> Verdict | None:
     return "wrong"
 
 
+def _off_grades(text: str, match: re.Match[str]) -> bool:
+    """Whether "off" grades: the answer, a part of the work or the solver is off ("my answer
+    is way off", "I was off by one", "the sign is off"), or it has no subject of its own
+    ("Way off.", "..., but off by one"); not a thing of the problem ("the switch is off")
+    nor a preposition ("3 m off the ground")."""
+    start, end = match.span()
+    if match.group() == "off" and _OFF_AS_PREPOSITION.match(text, end, end + _CONTEXT):
+        return False
+    degree = _DEGREE.search(text, max(0, start - _CONTEXT), start)
+    position = degree.start() if degree else start
+    before = text[max(0, position - 4) : position].strip()
+    if not before or before[-1] in ",:;.!?(—":
+        return True
+    for word in reversed(_WORD.findall(text, max(0, position - _CONTEXT), position)):
+        if word in _COPULA or word in _SUBJECT_GAP or word.endswith(("n't", "n’t")):
+            continue
+        subject = _CONTRACTION.sub("", word)  # "it's", "I'm"
+        return subject in _PREDICATE_BEFORE or subject in _OFF_SUBJECTS
+    return False
+
+
 def _subject_of(text: str, start: int) -> str:
     """The nearest word before ``start`` that is not in :data:`_SUBJECT_GAP`."""
     words = _WORD.findall(text, max(0, start - _CONTEXT), start)
@@ -526,7 +577,8 @@ def _grades_a_result(text: str, match: re.Match[str]) -> bool:
     stands", "it does not hold up"), not in "as it stands", and without "up" or "apart" it
     is not followed by a condition ("the identity holds for all x")."""
     start, end = match.span()
-    if _subject_of(text, start) not in _RESULT_SUBJECTS:
+    subject = _subject_of(text, start)
+    if subject not in _RESULT_SUBJECTS and not _NUMBER.fullmatch(subject):  # "x = 7 works"
         return False
     if _AS_IT_STANDS.search(text, max(0, start - _CONTEXT), start):
         return False
@@ -574,10 +626,12 @@ def _chinese_polarity(text: str, match: re.Match[str]) -> Verdict | None:
     return said
 
 
-def _is_predicate(text: str, start: int) -> bool:
-    """Whether the word at ``start`` is a predicate: after a copula and any adverbs of degree
-    ("is valid", "not consistent", "but incomplete", "is way off") or opening its clause
-    ("Consistent.")."""
+def _is_predicate(text: str, start: int, end: int) -> bool:
+    """Whether the word in ``text[start:end]`` is a predicate: after a copula and any adverbs
+    of degree ("is valid", "not consistent", "but incomplete", "is way off"), opening its
+    clause ("Consistent.") or ending a question ("Is my answer of 6 valid?")."""
+    if _ENDS_QUESTION.match(text, end):
+        return True
     degree = _DEGREE.search(text, max(0, start - _CONTEXT), start)
     if degree is not None:
         start = degree.start()
