@@ -81,13 +81,16 @@ The reflection is read the way a careful human grader reads it, clause by clause
    clause, is about mistakes in general ("a common/frequent/typical error", "students
    often", "easy to mix up", "on problems like this", 常见, 很多人) or about someone else's
    work or method ("another method", "the standard approach", "my classmate's answer",
-   "the official solution", 别人, 其他方法), or when its sentence is a note, tip or warning
-   ("Note that", "As a side note", "Tip:", "Remember", "Be careful", "Watch out",
-   "Keep in mind", "By the way", 注意, 提示, 小心); unless the clause speaks of the solver's
-   own work ("I", "my", "we", 我: "I made a common mistake") or its judgement has the answer
-   as its subject ("..., but the answer is correct", "Note: it's right."). So "The final
-   answer is right. Note that a frequent error here is mixing up radius and diameter." is
-   correct: a remark after the verdict does not override it.
+   "the official solution", 别人, 其他方法; not "another way to check"), or when its
+   sentence is a note, tip or warning ("Note that", "As a side note", "Tip:", "Remember",
+   "Be careful", "Watch out", "Keep in mind", "By the way", 注意, 提示, 小心); unless the
+   clause speaks of the solver's own work ("I", "my", "we", 我: "I made a common mistake"),
+   or, not being about mistakes in general or someone else's work itself, its judgement
+   has the answer as its subject ("..., but the answer is correct", "Note: it's right.").
+   A relative clause is read with the clause before it ("A common error is to give 10,
+   which is wrong." is a remark; "Note: the answer is 12, which is correct." is not). So
+   "The final answer is right. Note that a frequent error here is mixing up radius and
+   diameter." is correct: a remark after the verdict does not override it.
 7. After a question that holds a judgement, or a sentence that asks without a question
    mark ("Let me check if it's wrong."), a sentence that opens with a reply answers it:
    "Yes"/"No" (是的, 对, 不是), "Absolutely (not)", "Not at all", "None", "It is (not)",
@@ -373,6 +376,7 @@ _ENGLISH_GENERIC = (
     r"|such[ \t]+(?:questions|problems)"
     r"|(?:other|another|alternative|different|standard)[ \t]+(?:methods?|approach(?:es)?|solutions?"
     r"|ways?|answers?|options?|choices?|solvers?|persons?|people|students?|fix|technique)"
+    r"(?![ \t]+to[ \t]+(?:check|verify|confirm|see|double-check))"
     r"|(?:official|reference|given)[ \t]+(?:answers?|solutions?)|answer[ \t]+key|else['’]s)\b"
     r"|\b(?!(?:it|that|what|there|here|let|he|she|who|where|how|problem|question|equation"
     r"|answer)['’]s)\w+['’]s[ \t]+(?:answers?|solutions?|methods?|approach|work|results?"
@@ -400,12 +404,13 @@ _ADVICE = re.compile(
 """A note, tip or warning: a sentence opening "Note that", "Tip:", "Be careful", 注意..."""
 _NAMES_THE_ANSWER = re.compile(
     r"(?:\b(?:the|this|that|my|our)[ \t]+(?:(?:final|computed|resulting|boxed)[ \t]+)?"
-    r"(?:answer|result|solution|value)(?:[ \t]+[\w'’]+){0,3}"
+    r"(?:answer|result|solution|value)(?:[ \t]+[\w'’]+){0,3}(?:[ \t]*,[ \t]*which[ \t]+\w+)?"
     r"|\b(?:it|this|that)(?:['’]s|[ \t]+(?:is|was|isn['’]t|wasn['’]t))(?:[ \t]+[\w'’]+)?)[ \t]+$"
     r"|(?:答案|结果)[^\s。！？，]{0,4}$"
 )
 """The answer as the subject of a judgement ("the final answer is not right", "it's
-correct", 答案是对的): a remark that says so grades the answer."""
+correct", "the answer is 12, which is correct", 答案是对的): a remark that says so grades
+the answer."""
 _HARMLESS = re.compile(
     r"\b(?:does|did|do|will|would)(?:n['’]t|[ \t]+not)[ \t]+(?:affect|change|alter|impact)\b"
     r"|\bwithout[ \t]+(?:affecting|changing|altering)\b|\bno[ \t]+(?:effect|impact)[ \t]+on\b"
@@ -825,14 +830,19 @@ class _Reading:
         return not hedged and _CONCESSIVE.match(self.text, start, end) is None
 
     def is_remark(self, clause: tuple[int, int], sentence: _Sentence, judgement: int) -> bool:
-        """Whether a clause is a remark, which grades nothing: in a sentence about mistakes
-        in general or someone else's work (from its start to the clause's end), or in a
-        note, tip or warning, unless the clause speaks of the solver's own work ("I made a
-        common mistake") or its judgement, at ``judgement``, has the answer as its subject
-        ("but the answer is correct")."""
+        """Whether a clause is a remark, which grades nothing (see the module docstring):
+        not when the solver speaks of its own work in it ("I made a common mistake"); when
+        it is about mistakes in general or someone else's work itself; not when its
+        judgement, at ``judgement``, has the answer as its subject ("..., but the answer is
+        correct"); when its sentence up to it is a remark of that kind, or a note, tip or
+        warning. A relative clause (", which is wrong") is read with the clause before it."""
         start, end = clause
+        if start > sentence.start and _RELATIVE.match(self.text, start, end):
+            start = self.clause_at(start - 1, sentence)[0]
         if self.first_person.search(self.text, start, end) is not None:
             return False
+        if self.generic.search(self.text, start, end) is not None:
+            return True
         if _NAMES_THE_ANSWER.search(self.text, max(start, judgement - _CONTEXT), judgement):
             return False
         advice = _ADVICE.match(self.text, sentence.start, sentence.content_end) is not None
