@@ -205,11 +205,13 @@ def test_no_negation_outside_its_clause_flips_a_verdict(
         ("Note: a common error is wrong, wrong, " * 27_000, None),
         ("The equation holds for x = 2, it stands for 3 m off the ground. " * 16_000, None),
         ("The result stands. Any mistake? No - every step holds. " * 19_000, "correct"),
+        ("an error " * 115_000 + "which doesn't change the answer", None),
     ],
     ids=[
         *("long reflection", "one long clause", "words that grade nothing", "hedges", "asked"),
         *("English that grades nothing in Chinese", "noun phrases", "checks", "replies"),
         *("reversals", "remarks", "verdict words that name something else", "dashes"),
+        "harmless errors",
     ],
 )
 def test_a_megabyte_is_read_in_one_pass(reflection: str, verdict: str | None) -> None:

@@ -754,6 +754,7 @@ class _Reading:
         self.last_search: list[tuple[int, int, re.Match[str] | None] | None] = [None, None]
         self.checking: dict[int, bool] = {}
         self.generic_at: dict[int, int] = {}
+        self.harmless_at: dict[int, int] = {}
 
     def last_judgement_before(self, end: int, floor: int = 0) -> re.Match[str] | None:
         """The last judgement word starting in ``[floor, end)``; None also once
@@ -859,12 +860,15 @@ class _Reading:
     def harmless(self, position: int, clause: tuple[int, int]) -> bool:
         """Whether the rest of a clause, with a relative clause after it, says that the error
         before ``position`` leaves the answer as it is ("a typo, which doesn't change the
-        result")."""
-        sentence = self.sentence_at(position)
-        end = clause[1]
-        if end < sentence.content_end and _RELATIVE.match(self.text, end + 1):
-            end = self.clause_at(end + 1, sentence)[1]
-        return _HARMLESS.search(self.text, position, end) is not None
+        result"). The clause's last such statement is searched once per clause."""
+        start, end = clause
+        if start not in self.harmless_at:
+            sentence = self.sentence_at(start)
+            if end < sentence.content_end and _RELATIVE.match(self.text, end + 1):
+                end = self.clause_at(end + 1, sentence)[1]
+            found = _last_before(_HARMLESS, self.text, end, floor=start)
+            self.harmless_at[start] = -1 if found is None else found.start()
+        return self.harmless_at[start] >= position
 
     def clause_verdict(self, clause: tuple[int, int], last: re.Match[str]) -> Verdict | None:
         """The last judgement of the clause that grades the answer, ``last`` or one before
