@@ -13,6 +13,7 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 REFLECTION_OPEN, REFLECTION_CLOSE = "<reflection>", "</reflection>"
 
 _BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_REGION_TAG = re.compile(r"</?think>|<reflection>")
 _UNBRACED_ARGUMENT = re.compile(r"[ \t]*([^\s${}]+)")
 
 
@@ -80,13 +81,20 @@ def find_boxes(text: str) -> list[Box]:
 def answer_span(response: str) -> tuple[int, int]:
     """Where the part of a response that holds the final answer starts and ends.
 
-    It ends at the first ``<reflection>`` (the end of the response when there is none), so
-    a reflection that restates an answer cannot replace it, and starts after the last
-    ``</think>`` before that (the response's start when there is none): a ``</think>``
-    inside or after the reflection does not move the answer.
+    It ends at the first ``<reflection>`` that is not inside ``<think>...</think>`` (the end
+    of the response when there is none), so a reflection that restates an answer cannot
+    replace it, and a reflection drafted while thinking is part of the thinking. It starts
+    after the last ``</think>`` before that (the response's start when there is none): a
+    ``</think>`` inside or after the reflection does not move the answer.
     """
-    reflection = response.find(REFLECTION_OPEN)
-    end = len(response) if reflection < 0 else reflection
+    last_think_end = response.rfind(THINK_CLOSE)
+    end, thinking = len(response), False
+    for tag in _REGION_TAG.finditer(response):
+        if tag.group() != REFLECTION_OPEN:
+            thinking = tag.group() == THINK_OPEN
+        elif not (thinking and tag.start() < last_think_end):
+            end = tag.start()
+            break
     think_end = response.rfind(THINK_CLOSE, 0, end)
     return (0 if think_end < 0 else think_end + len(THINK_CLOSE)), end
 

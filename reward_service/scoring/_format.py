@@ -9,6 +9,7 @@ from reward_service.scoring._extract import (
     REFLECTION_OPEN,
     THINK_CLOSE,
     THINK_OPEN,
+    answer_span,
     find_boxes,
 )
 
@@ -49,14 +50,6 @@ def _strip_end_of_sequence(text: str) -> str:
     return text[:end]
 
 
-def _first(tags: list[Tag], name: str) -> Tag | None:
-    return next((tag for tag in tags if tag[0] == name), None)
-
-
-def _last_before(tags: list[Tag], name: str, position: int) -> Tag | None:
-    return next((tag for tag in reversed(tags) if tag[0] == name and tag[1] < position), None)
-
-
 def _block_is_well_formed(text: str, tags: list[Tag], open_tag: str, close_tag: str) -> bool:
     """Exactly one non-empty ``open_tag…close_tag`` block holding no other tag."""
     names = [tag[0] for tag in tags]
@@ -68,10 +61,10 @@ def _block_is_well_formed(text: str, tags: list[Tag], open_tag: str, close_tag: 
     return closed == opened + 1 and _NON_SPACE.search(text, body_start, body_end) is not None
 
 
-def _answer_has_one_box(text: str, think_end: Tag, reflection: Tag) -> bool:
-    """Between ``</think>`` and ``<reflection>`` (where the answer is read, see
-    :func:`~._extract.answer_span`) sits exactly one balanced, non-empty box."""
-    boxes = find_boxes(text[think_end[2] : reflection[1]])
+def _answer_has_one_box(text: str, start: int, end: int) -> bool:
+    """Where the answer is read (see :func:`~._extract.answer_span`) sits exactly one
+    balanced, non-empty box."""
+    boxes = find_boxes(text[start:end])
     return len(boxes) == 1 and bool(boxes[0].content and boxes[0].content.strip())
 
 
@@ -88,13 +81,13 @@ def format_failures(response: str) -> tuple[str, ...]:
     scan; no check copies the long think block.
     """
     tags = [(match.group(), match.start(), match.end()) for match in _TAG.finditer(response)]
-    reflection = _first(tags, REFLECTION_OPEN)
-    think_end = None if reflection is None else _last_before(tags, THINK_CLOSE, reflection[1])
-    in_order = think_end is not None and reflection is not None
+    start, end = answer_span(response)
+    after_think = response.endswith(THINK_CLOSE, 0, start)
+    in_order = after_think and response.startswith(REFLECTION_OPEN, end)
     checks = {
         THINK_FIRST: _LEADING_THINK.match(response) is not None,
         THINK_BLOCK: _block_is_well_formed(response, tags, THINK_OPEN, THINK_CLOSE),
-        BOXED_ANSWER: in_order and _answer_has_one_box(response, think_end, reflection),
+        BOXED_ANSWER: in_order and _answer_has_one_box(response, start, end),
         REFLECTION_BLOCK: in_order
         and _block_is_well_formed(response, tags, REFLECTION_OPEN, REFLECTION_CLOSE),
         CLEAN_ENDING: _ends_after_reflection(response, tags),

@@ -9,7 +9,10 @@ text(s) math-verify compares, the units it carried, and the words that are part 
 - digit groups: ``1\\,000``, ``1\\!000``, ``1{,}000``, ``1,\\!000``, ``1~000`` and ``1 000``
   are ``1000`` (a plain comma is left to math-verify); other thin, medium and negative
   spaces are plain spaces;
-- ``\\text{12.8}``, ``\\textbf{5}``, ``\\mathrm{5}`` and ``\\text{12.8 mph}`` are the number;
+- a font command around a number is the number: ``\\text{12.8}``, ``\\textbf{5}``,
+  ``\\boldsymbol{5}``, ``\\bm{5}``, ``\\mbox{5}`` and ``\\text{12.8 mph}``, every command of
+  one list (:data:`_FONT_COMMANDS`); math inside text is math (``\\mbox{$\\frac{1}{2}$}`` is
+  ``\\frac{1}{2}``, ``\\text{$5$ cm}`` is ``5\\text{ cm}``);
 - words after a number (in ``\\text{}`` or bare) are read by :mod:`._units`: a unit
   (``12.8 \\text{ mph}``, ``15\\mbox{ cm}^2``, ``125 miles``) or a counted noun (``6 \\text{
   ways}``) goes and is remembered in one spelling (``5 cm`` and ``5 centimeters`` carry
@@ -27,7 +30,8 @@ text(s) math-verify compares, the units it carried, and the words that are part 
 - a box inside the answer is a brace group (``3+\\boxed{5}`` is ``3+{5}``: the parser would
   otherwise read only the last box);
 - ``\\left.``/``\\right.`` go and ``\\left(``/``\\right)`` are ``(``/``)``; a sentence's
-  final period goes (``5.`` is ``5``);
+  punctuation after the answer goes (``5.``, ``5,`` and ``5;`` are ``5``; ``1,2`` stays a
+  pair);
 - a lone ``i`` is the imaginary unit (``I`` for the parser), never a real symbol;
 - ``\\gamma``/``\\Gamma`` not followed by ``(`` is written as the Unicode letter, which
   every parser reads alike;
@@ -65,7 +69,31 @@ from reward_service.scoring._extract import find_boxes
 from reward_service.scoring._units import read_words
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
-_TEXT_COMMAND = r"\\(?:text(?:bf|rm|normal|it|sf|up)?|math(?:rm|bf|it|sf)|mbox|textsc)"
+_TEXT_MODE_COMMANDS = (
+    *("text", "textrm", "textbf", "textit", "textsf", "texttt", "textup", "textsl"),
+    *("textsc", "textmd", "textnormal", "emph", "mbox", "hbox"),
+)
+"""Commands whose argument is text: a font (``\\textbf``) or a box of text (``\\mbox``)."""
+_FONT_COMMANDS = (
+    *_TEXT_MODE_COMMANDS,
+    *("mathrm", "mathbf", "mathit", "mathsf", "mathtt", "mathnormal", "boldsymbol", "bm"),
+    "pmb",
+)
+"""Every command that only sets the font of its argument (or boxes it as text), in text or
+in math: around a number it is the number (``\\boldsymbol{5}`` is ``5``). Not among them:
+the alphabets that make other symbols (``\\mathbb{1}``, ``\\mathcal{O}``, ``\\mathfrak``,
+``\\mathscr``), ``\\operatorname`` (names an operator), ``\\overline`` (a repeating decimal)
+and the answer boxes ``\\boxed``/``\\fbox``."""
+
+
+def _command(names: tuple[str, ...]) -> str:
+    """A regular expression for any of ``names`` as a LaTeX command."""
+    return r"\\(?:" + "|".join(sorted(names, key=len, reverse=True)) + r")(?![A-Za-z])"
+
+
+_TEXT_COMMAND = _command(_FONT_COMMANDS)
+_MATH_IN_TEXT = re.compile(_command(_TEXT_MODE_COMMANDS) + r"\s*\{([^{}$]*)\$([^$]+)\$([^{}$]*)\}")
+"""Math inside text (``\\mbox{$\\frac{1}{2}$}``, ``\\text{$5$ cm}``): the math is read as math."""
 
 _LEFT_RIGHT_DOT = re.compile(r"\\(?:left|right)\s*\.")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right|[bB]igg?[lr]?)(?![A-Za-z])")
@@ -75,7 +103,7 @@ _GROUPED_NUMBER = re.compile(rf"(?<![\d.])\d{{1,3}}(?:{_GROUP_SEPARATOR}\d{{3}})
 _GROUP_SEPARATORS = re.compile(_GROUP_SEPARATOR)
 _NEGATIVE_SPACE = re.compile(r"\\!")
 _SPACE_COMMAND = re.compile(r"\\(?:[,;: ]|q?quad(?![A-Za-z]))|~")
-_DOLLAR = re.compile(r"\\\$|\\(?:text|mbox)\s*\{\s*\\?\$\s*\}")
+_DOLLAR = re.compile(rf"\\\$|{_TEXT_COMMAND}\s*\{{\s*\\?\$\s*\}}")
 _DEGREE_SIGN = (
     r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\^\s*\{\s*\\degree\s*\}|\\degree(?![A-Za-z])|°"
 )
@@ -103,7 +131,9 @@ _NUMBER_FIRST = re.compile(r"\s*[-+]?\.?\d")
 _TAIL = 64
 """Characters of an answer's end searched for the words after its number: units and
 multipliers are short, and a bounded tail keeps the search linear."""
-_TRAILING_PERIOD = re.compile(r"(?<![.\\])\.\s*$")
+_TRAILING_PUNCTUATION = re.compile(r"(?<![.,;\\])[.,;]\s*$")
+"""A sentence's punctuation after the answer (``7.``, ``7,``, ``7;``): never a decimal point
+or a list (``1,2``), and not ``\\,`` or ``\\;`` (spaces)."""
 _IMAGINARY_UNIT = re.compile(
     r"(?<![A-Za-z\\_])(?<!_\{)(?<!\\mathbf\{)(?<!\\vec\{)(?<!\\hat\{)(?<!\\bm\{)"
     r"(?<!\\boldsymbol\{)(?<!\\text\{)(?<!\\mathrm\{)(?<!\\operatorname\{)i(?![A-Za-z])(?=\s*(\^)?)"
@@ -162,10 +192,10 @@ class _Rewrite:
         text = self._drop(_DEGREE, "deg", text)
         text = _E_NOTATION.sub(r"\1\\times10^{\2}", text)
         text = _REPEATING_DECIMAL.sub(_repeating_decimal, text)
-        text = _TRAILING_PERIOD.sub("", text.strip())
+        text = _TRAILING_PUNCTUATION.sub("", text.strip())
         text = self._trailing_words(text)
         text = _TEXT_NUMBER.sub(self._text_number, text)
-        text = _TRAILING_PERIOD.sub("", text.strip())
+        text = _TRAILING_PUNCTUATION.sub("", text.strip())
         text = _BASE_NUMERAL.sub(_base_numeral, text)
         text = _EMPTY_SET.sub(r"\\emptyset", text)
         text = _IMAGINARY_UNIT.sub(_imaginary_unit, text)
@@ -314,11 +344,25 @@ def _without_math_delimiters(text: str) -> str:
 
 def _unboxed(text: str) -> str:
     """The text without math delimiters and without boxes: a box that is all of it is its
-    content, and a box inside it is a group (``3+\\boxed{5}`` is ``3+{5}``, never ``5``)."""
-    text = _TRAILING_PERIOD.sub("", _without_math_delimiters(text))
+    content, and a box inside it is a group (``3+\\boxed{5}`` is ``3+{5}``, never ``5``);
+    math inside text is math (``\\mbox{$\\frac{1}{2}$}`` is ``\\frac{1}{2}``)."""
+    text = _TRAILING_PUNCTUATION.sub("", _without_math_delimiters(text))
     boxes = find_boxes(text)
     whole = len(boxes) == 1 and boxes[0].start == 0 and boxes[0].end == len(text)
-    return _boxes_as_groups((boxes[0].content or "") if whole else text)
+    return _MATH_IN_TEXT.sub(
+        _math_out_of_text, _boxes_as_groups((boxes[0].content or "") if whole else text)
+    )
+
+
+def _math_out_of_text(match: re.Match[str]) -> str:
+    """``\\text{A $M$ B}`` as ``\\text{A }M\\text{ B}``, without empty text."""
+    before, math, after = match.groups()
+    return _as_text(before) + math + _as_text(after)
+
+
+def _as_text(words: str) -> str:
+    """``words`` in ``\\text{}``; nothing when blank."""
+    return f"\\text{{{words}}}" if words.strip() else ""
 
 
 def _boxes_as_groups(text: str) -> str:
@@ -341,7 +385,7 @@ def normal_form(text: str) -> NormalForm:
     readings = [rewrite(marked.replace("\\%", " "))]
     if "\\%" in marked:
         rewrite.units.add("%")
-    core = _TRAILING_PERIOD.sub("", marked)
+    core = _TRAILING_PUNCTUATION.sub("", marked)
     if core.endswith("\\%") and "\\%" not in core[:-2]:
         number = _Rewrite()(core[:-2])
         if number:

@@ -32,7 +32,7 @@ def scorer_version() -> str:
     """What scored a verdict, for logs and caches: this package, each distribution in
     :data:`VERDICT_COMPONENTS` and the Python interpreter, with their versions.
 
-    ``"reward-service 0.3.0; math-verify 0.9.0; latex2sympy2_extended 1.11.0;
+    ``"reward-service 0.4.0; math-verify 0.9.0; latex2sympy2_extended 1.11.0;
     antlr4-python3-runtime 4.13.2; sympy 1.14.0; mpmath 1.3.0; python 3.11.7"``
     """
     parts = [f"reward-service {reward_service.__version__}"]

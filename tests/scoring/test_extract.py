@@ -31,6 +31,8 @@ from reward_service.scoring._extract import extract_answer, find_boxes
         ("\\boxed{2} <reflection>r</reflection> </think> \\boxed{5}", "2"),
         ("<think>a</think> \\boxed{1} </think> \\boxed{4} <reflection>r</reflection>", "4"),
         ("<reflection>early</reflection><think>t</think> \\boxed{1}", None),
+        # a reflection drafted inside <think>...</think> is thinking
+        ("<think><reflection>d</reflection> \\boxed{1}</think> \\boxed{2} <reflection>r", "2"),
         ("\\boxed{ 12.8 }", "12.8"),
         ("\\boxed{}", None),
         ("\\boxed{12.8", None),

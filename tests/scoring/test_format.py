@@ -109,5 +109,6 @@ def test_the_answer_rule_reads_where_the_answer_is_read(
     response: str, failures: tuple[str, ...]
 ) -> None:
     """The boxed-answer rule looks where extraction takes the answer from: after the last
-    ``</think>`` before the first ``<reflection>``; a stray tag elsewhere breaks its own rule."""
+    ``</think>`` before the first ``<reflection>`` outside ``<think>...</think>``; a stray tag
+    elsewhere breaks its own rule."""
     assert format_failures(response) == failures

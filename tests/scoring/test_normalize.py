@@ -297,12 +297,16 @@ def test_normalising_twice_changes_nothing(written: str) -> None:
         "5 = " + "x" * 2**20,
         " " * 2**20 + "\\text{ cm}",
         "{" * 2**20 + "\\text{ cm}",
+        "\\text{$" * 150_000,
+        "\\mbox{$5$ cm}" * 80_000,
+        "5" + ". ," * 350_000,
     ],
     ids=[
         *("digits", "digit groups", "dollars", "imaginary units", "spaces"),
         *("unit words", "units", "text numbers", "multiplier", "bare words"),
         *("repeating digits", "repeating decimals", "plus-minus signs", "plus-minus"),
         *("equals signs", "equation", "spaces before a unit", "braces before a unit"),
+        *("math opened in text", "math in text", "punctuation"),
     ],
 )
 def test_a_megabyte_is_normalised_in_one_pass(text: str) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from reward_service.scoring._extract import extract_answer
+from reward_service.scoring._format import format_failures
 from reward_service.scoring._reflect import classify_verdict
 from reward_service.scoring._verify import verify_answer
 
@@ -60,9 +62,21 @@ def reflection_rows() -> list[tuple[str, str | None]]:
     return rows
 
 
+def answer_region_rows() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(response, answer, format failures) for each row of the answer-region table."""
+    rows = []
+    for response_cell, answer_cell, failures_cell in _table(
+        "| response | answer | format failures |"
+    ):
+        response, answer = _CODE.findall(response_cell)[0], _CODE.findall(answer_cell)[0]
+        rows.append((response, answer, tuple(_CODE.findall(failures_cell))))
+    return rows
+
+
 def test_the_tables_are_read() -> None:
     assert len(verify_rows()) >= 25
     assert len(reflection_rows()) >= 20
+    assert len(answer_region_rows()) >= 4
 
 
 @pytest.mark.parametrize(("answer", "label", "verdict"), verify_rows(), ids=str)
@@ -74,3 +88,8 @@ def test_the_verify_table(answer: str, label: str, verdict: int) -> None:
 @pytest.mark.parametrize(("reflection", "verdict"), reflection_rows(), ids=str)
 def test_the_reflection_table(reflection: str, verdict: str | None) -> None:
     assert classify_verdict(reflection) == verdict
+
+
+@pytest.mark.parametrize(("response", "answer", "failures"), answer_region_rows(), ids=str)
+def test_the_answer_region_table(response: str, answer: str, failures: tuple[str, ...]) -> None:
+    assert (extract_answer(response), format_failures(response)) == (answer, failures)

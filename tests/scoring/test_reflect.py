@@ -32,7 +32,21 @@ def test_the_corpus_covers_every_class() -> None:
     assert {"more judgement words"} <= classes
     # the second review: doubt, a judgement of saying it, an earlier attempt
     assert {"doubt", "judging a statement", "earlier attempt"} <= classes
+    # issue 23: a remark after the verdict, more verdict words, a reply with a colon or dash
+    assert set(NEW_CLASSES) <= classes
     assert {case["verdict"] for case in CORPUS} == {"correct", "wrong", None}
+
+
+NEW_CLASSES = ("remark after the verdict", "verdict words", "reply with a colon or dash")
+
+
+@pytest.mark.parametrize("name", NEW_CLASSES)
+def test_a_reader_of_correct_everywhere_fails_each_new_class(name: str) -> None:
+    """At least 15 phrasings per class, half of them not "correct" (a "wrong" verdict, a
+    negated one), so reading every such sentence as "correct" fails the class."""
+    verdicts = [case["verdict"] for case in CORPUS if case["class"] == name]
+    assert len(verdicts) >= 15
+    assert 2 * sum(verdict != "correct" for verdict in verdicts) >= len(verdicts)
 
 
 @pytest.mark.parametrize(
@@ -188,11 +202,16 @@ def test_no_negation_outside_its_clause_flips_a_verdict(
         ("Let me check if it's wrong. " * 40_000, None),
         ("Is it right? Absolutely. " * 42_000, "correct"),
         ("The answer is correct. Wait, no, it isn't. " * 24_000, "wrong"),
+        ("Note: a common error is wrong, wrong, " * 27_000, None),
+        ("The equation holds for x = 2, it stands for 3 m off the ground. " * 16_000, None),
+        ("The result stands. Any mistake? No - every step holds. " * 19_000, "correct"),
+        ("an error " * 115_000 + "which doesn't change the answer", None),
     ],
     ids=[
         *("long reflection", "one long clause", "words that grade nothing", "hedges", "asked"),
         *("English that grades nothing in Chinese", "noun phrases", "checks", "replies"),
-        "reversals",
+        *("reversals", "remarks", "verdict words that name something else", "dashes"),
+        "harmless errors",
     ],
 )
 def test_a_megabyte_is_read_in_one_pass(reflection: str, verdict: str | None) -> None:
