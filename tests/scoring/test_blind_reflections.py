@@ -13,7 +13,7 @@ from reward_service.scoring import MultiSignalMathReward
 from reward_service.scoring._reflect import classify_verdict
 from tests.answer_corpus import qwen_response
 
-BLIND = json.loads((Path(__file__).parent / "data" / "reflections_blind.json").read_text())
+BLIND = json.loads((Path(__file__).parents[1] / "data" / "reflections_blind.json").read_text())
 """A remark after the verdict, verdict words the reader did not know (and the same words
 naming something else), a reply with a colon or a dash. "Can I trust my answer? No — ..."
 was labelled wrong and is null here: distrust, like doubt, commits to nothing."""
