@@ -21,6 +21,8 @@ from reward_service.record.files import data_files, is_record, step_folder
 from tests.record.helpers import batch, wait_until
 
 REPO = Path(__file__).parents[2]
+QUICK = {"flush_interval_s": 0.05}
+"""For tests whose subject is not the flush interval."""
 
 
 def rows_on_disk(root: Path) -> int:
@@ -79,7 +81,7 @@ def test_a_full_queue_loses_new_batches_and_counts_them(tmp_path: Path) -> None:
 
 
 def test_a_finished_step_ends_in_one_file_per_replica(tmp_path: Path) -> None:
-    writers = [RecordWriter(tmp_path, name, compact_after_s=0.2) for name in ("a", "b")]
+    writers = [RecordWriter(tmp_path, name, compact_after_s=0.2, **QUICK) for name in ("a", "b")]
     for flush in range(3):  # three flushes each: three files each
         for writer in writers:
             writer.append(0, batch(4, seed=flush))
@@ -96,7 +98,7 @@ def test_a_finished_step_ends_in_one_file_per_replica(tmp_path: Path) -> None:
 
 
 def test_retention_keeps_the_newest_steps(tmp_path: Path) -> None:
-    with RecordWriter(tmp_path, "r", max_steps=3, compact_after_s=0) as writer:
+    with RecordWriter(tmp_path, "r", max_steps=3, compact_after_s=0, **QUICK) as writer:
         for step in range(6):
             writer.append(step, batch(4, seed=step))
             wait_until(lambda step=step: written(writer, 4 * (step + 1)))
@@ -112,7 +114,7 @@ def test_retention_by_bytes_drops_the_oldest_steps(tmp_path: Path) -> None:
     for root, max_bytes in ((reference, None), (record, 0)):
         if max_bytes == 0:  # room for two and a half steps of the reference
             max_bytes = int(2.5 * max(step_bytes(reference, step) for step in range(5)))
-        with RecordWriter(root, "r", max_bytes=max_bytes, compact_after_s=0) as writer:
+        with RecordWriter(root, "r", max_bytes=max_bytes, compact_after_s=0, **QUICK) as writer:
             for step in range(5):  # the same rows every step: steps of one size
                 writer.append(step, batch(32))
                 wait_until(lambda step=step: written(writer, 32 * (step + 1)))
@@ -137,7 +139,7 @@ def test_files_and_folders_are_private_whatever_the_umask(tmp_path: Path) -> Non
 def test_a_compaction_cut_short_is_finished_and_never_read_twice(tmp_path: Path) -> None:
     """A kill between writing the compacted file and removing its sources leaves both;
     readers count each row once and the replica's next writer removes the sources."""
-    writer = RecordWriter(tmp_path, "r", compact_after_s=3600)
+    writer = RecordWriter(tmp_path, "r", compact_after_s=3600, **QUICK)
     writer.append(0, batch(8))
     wait_until(lambda: written(writer, 8))
     writer.append(0, batch(8, seed=1))
@@ -175,14 +177,15 @@ def test_kill_9_loses_at_most_the_last_second(
         stdout=subprocess.PIPE,
         text=True,
     )
-    try:  # killed while it writes and compacts
-        wait_until(lambda: len(steps_on_disk(tmp_path)) >= 6, timeout_s=60)
+    try:  # killed while it writes and compacts, after 3 s of appending (a step each 0.2 s)
+        wait_until(lambda: len(steps_on_disk(tmp_path)) >= 15, timeout_s=60)
     finally:
         child.send_signal(signal.SIGKILL)
         killed_at = time.time()
         lines = child.communicate()[0].splitlines()
     appended = [(int(rows), float(at)) for rows, at in (line.split() for line in lines)]
-    due = max(rows for rows, at in appended if at < killed_at - 1.5)
+    due = max((rows for rows, at in appended if at < killed_at - 1.5), default=0)
+    assert due > 0
     with caplog.at_level(logging.WARNING, "reward_service.record"):
         on_disk = open_record(tmp_path).item_count()
         RecordWriter(tmp_path, "killed").close()  # its next start tidies up what it left
@@ -233,7 +236,7 @@ def test_an_unwritable_disk_costs_rows_never_a_request(
     lost: list[int] = []
     root = small_disk / "record"
     with caplog.at_level(logging.WARNING, "reward_service.record"):
-        with RecordWriter(root, "r", on_lost=lost.append) as writer:
+        with RecordWriter(root, "r", on_lost=lost.append, **QUICK) as writer:
             writer.append(0, batch(8))
             wait_until(lambda: written(writer, 8))
             ballast = fill(small_disk) if trouble == "full" else remount(small_disk, "ro")
