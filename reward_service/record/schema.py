@@ -16,7 +16,8 @@ import pyarrow as pa
 
 from reward_service.scoring import RewardWeights, ScoreResult
 
-WEIGHTS_TYPE = pa.struct([("alpha", pa.float64()), ("beta", pa.float64()), ("gamma", pa.float64())])
+WEIGHTS = ("alpha", "beta", "gamma")
+WEIGHTS_TYPE = pa.struct([(name, pa.float64()) for name in WEIGHTS])
 STEP_FIELD = pa.field(
     "step",
     pa.int64(),
@@ -57,8 +58,8 @@ FILE_SCHEMA = pa.schema(
 """The columns of every record file (all but ``step``, which is the folder's partition)."""
 RECORD_SCHEMA = pa.schema([STEP_FIELD, *FILE_SCHEMA])
 """The columns a reader of the record sees: ``step``, then the files' columns."""
-SIGNALS = ("verify", "format", "reflect", "score")
-"""The numbers a verdict pays; re-scoring compares them with ``verdict`` and ``status``."""
+CONVERTED_ROWS = 128
+"""Rows turned into Arrow at once: about 1 MB of responses, a few ms holding the GIL."""
 
 
 class RecordedItem(Protocol):
@@ -111,27 +112,48 @@ class ScoredBatch:
             raise ValueError(f"a batch's items, results and weights differ in length: {lengths}")
 
 
-def _weights_column(
-    weights: RewardWeights | Sequence[RewardWeights], count: int
-) -> list[dict[str, float]]:
-    if isinstance(weights, RewardWeights):
-        return [{"alpha": weights.alpha, "beta": weights.beta, "gamma": weights.gamma}] * count
-    return [{"alpha": w.alpha, "beta": w.beta, "gamma": w.gamma} for w in weights]
+def _weights_column(weights: Sequence[RewardWeights]) -> pa.StructArray:
+    """The weights as a struct column, built from three float columns (no dict per row)."""
+    fields = [pa.array([getattr(w, name) for w in weights], pa.float64()) for name in WEIGHTS]
+    return pa.StructArray.from_arrays(fields, fields=list(WEIGHTS_TYPE))
 
 
-def batch_table(batch: ScoredBatch, replica: str, batch_id: str) -> pa.Table:
-    """The rows of ``batch`` in :data:`FILE_SCHEMA`.
+def batch_table(
+    batch: ScoredBatch, replica: str, batch_id: str, rows_per_chunk: int = CONVERTED_ROWS
+) -> pa.Table:
+    """The rows of ``batch`` in :data:`FILE_SCHEMA`, turned into Arrow ``rows_per_chunk``
+    at a time (each conversion holds the GIL; between them other threads run).
 
     Raises:
         pyarrow.ArrowException, TypeError, ValueError: a value does not fit its column.
     """
-    items, results, count = batch.items, batch.results, len(batch.items)
+    count = len(batch.results)
+    weights = batch.weights
+    if isinstance(weights, RewardWeights):
+        weights = [weights] * count
+    chunks = [
+        _chunk_table(batch, weights, replica, batch_id, start, start + rows_per_chunk)
+        for start in range(0, count, rows_per_chunk)
+    ]
+    return pa.concat_tables(chunks) if chunks else FILE_SCHEMA.empty_table()
+
+
+def _chunk_table(
+    batch: ScoredBatch,
+    weights: Sequence[RewardWeights],
+    replica: str,
+    batch_id: str,
+    start: int,
+    stop: int,
+) -> pa.Table:
+    items, results = batch.items[start:stop], batch.results[start:stop]
+    count = len(items)
     columns = {
         "time": [int(batch.time * 1000)] * count,
         "route": [batch.route] * count,
         "replica": [replica] * count,
         "batch": [batch_id] * count,
-        "item": list(range(count)),
+        "item": list(range(start, start + count)),
         "group": [item.group for item in items],
         "data_source": [item.data_source for item in items],
         "response": [item.response for item in items],
@@ -142,10 +164,10 @@ def batch_table(batch: ScoredBatch, replica: str, batch_id: str) -> pa.Table:
         "format": [result.format for result in results],
         "reflect": [result.reflect for result in results],
         "score": [result.score for result in results],
-        "format_failures": [list(result.format_failures) for result in results],
+        "format_failures": [result.format_failures for result in results],
         "status": [result.status for result in results],
         "error": [result.error for result in results],
-        "weights": _weights_column(batch.weights, count),
+        "weights": _weights_column(weights[start:stop]),
         "response_tokens": [item.response_tokens for item in items],
         "truncated": [item.truncated for item in items],
         "scorer_version": [batch.scorer_version] * count,

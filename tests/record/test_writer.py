@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -55,12 +56,14 @@ def test_an_answered_batch_is_on_disk_within_a_second(tmp_path: Path) -> None:
 def test_append_leaves_the_work_to_the_writer_thread(tmp_path: Path) -> None:
     """A batch that cannot be turned into rows costs its rows, on the writer's thread."""
 
-    class Unreadable(list):
-        def __iter__(self) -> Iterator[object]:
-            raise RuntimeError("not on the caller's thread")
+    class Unreadable:
+        ground_truth, data_source, group, response_tokens, truncated = "12.8", None, None, 1, None
 
-    broken = batch(3)
-    object.__setattr__(broken, "items", Unreadable(broken.items))
+        @property
+        def response(self) -> str:
+            raise RuntimeError("read on the writer's thread, never the caller's")
+
+    broken = dataclasses.replace(batch(3), items=[Unreadable()] * 3)
     lost: list[int] = []
     with RecordWriter(tmp_path, "r", on_lost=lost.append) as writer:
         writer.append(0, broken)
