@@ -13,7 +13,7 @@ Plain Parquet readers see the same rows without this package::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,21 +68,24 @@ class Record:
             return schema.empty_table()
         return pa.concat_tables(tables)
 
+    def held(self, steps: Container[int] | None = None) -> list[int]:
+        """The steps the record holds among ``steps`` (e.g. a ``range``; all by default)."""
+        return [step for step in self.steps() if steps is None or step in steps]
+
     def iter_steps(
-        self, steps: Iterable[int] | None = None, columns: Sequence[str] | None = None
+        self, steps: Container[int] | None = None, columns: Sequence[str] | None = None
     ) -> Iterator[tuple[int, pa.Table]]:
         """``(step, rows)`` for each of ``steps`` the record holds (all by default), one
         step in memory at a time."""
-        held = self.steps()
-        wanted = held if steps is None else sorted(set(steps).intersection(held))
-        for step in wanted:
+        for step in self.held(steps):
             yield step, self.read_step(step, columns)
 
-    def item_count(self, steps: Iterable[int] | None = None) -> int:
+    def item_count(self, steps: Container[int] | None = None) -> int:
         """How many rows ``steps`` hold (all by default), from the files' footers only."""
-        wanted = self.steps() if steps is None else steps
         return sum(
-            _row_count(path) for step in wanted for path in _readable_files(self.folders, step)
+            _row_count(path)
+            for step in self.held(steps)
+            for path in _readable_files(self.folders, step)
         )
 
 

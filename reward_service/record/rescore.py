@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +45,8 @@ CHANGES_KEPT = 50_000
 ANSWER_CHARS = 80
 POOL_RETRIES = 5
 POOL_RETRY_PAUSE_S = 2.0
+LAST_STEP = 10**12
+"""The highest step the service accepts: an open range of steps ends there."""
 
 CHANGES_SCHEMA = pa.schema(
     [RECORD_SCHEMA.field(name) for name in CONTEXT]
@@ -142,6 +144,24 @@ class RescoreSummary:
         return self.changes.most_common(count)
 
 
+def parse_steps(text: str) -> range:
+    """The steps ``A:B`` names, from A up to but not including B, as a Python slice
+    (``A:`` from A on, ``:B`` up to B).
+
+    Raises:
+        ValueError: ``text`` is not of that form (the message is one line).
+    """
+    start, colon, stop = text.partition(":")
+    try:
+        first = int(start) if start.strip() else 0
+        end = int(stop) if stop.strip() else LAST_STEP + 1
+    except ValueError:
+        first = end = -1
+    if not colon or first < 0 or end < first:
+        raise ValueError(f"steps {text!r}: expected A:B, whole numbers with A <= B (A: or :B)")
+    return range(first, end)
+
+
 def _ignore_progress(summary: StepSummary, done: int, total: int) -> None:
     """The default ``on_step``."""
 
@@ -150,7 +170,7 @@ async def rescore(
     record: Record,
     scorer: Scorer,
     scorer_version: str,
-    steps: Iterable[int] | None = None,
+    steps: Container[int] | None = None,
     out: Path | None = None,
     on_step: Callable[[StepSummary, int, int], None] = _ignore_progress,
 ) -> RescoreSummary:
@@ -160,7 +180,7 @@ async def rescore(
         record: the record to re-score.
         scorer: the batch scorer to score with (``open_batch_scorer``'s).
         scorer_version: the version ``scorer`` scores as.
-        steps: the steps to re-score; steps the record lacks are left out.
+        steps: the steps to re-score (e.g. :func:`parse_steps`'s range; all by default).
         out: where to write the changed items (:data:`CHANGES_SCHEMA`), replaced when done.
         on_step: called after each step with its summary, the steps done and their total.
 
@@ -170,7 +190,7 @@ async def rescore(
     """
     started = time.monotonic()
     summary = RescoreSummary(scorer_version)
-    wanted = record.steps() if steps is None else sorted(set(steps) & set(record.steps()))
+    wanted = record.held(steps)
     with _changes_file(out) as write_changes:
         for done, step in enumerate(wanted, start=1):
             step_summary = await _rescore_step(record, step, scorer, summary, write_changes)

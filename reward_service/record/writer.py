@@ -145,9 +145,10 @@ class RecordWriter:
                 self._queue.append((step, batch))
                 self._pending += rows
         if refused and self._closed:
-            self._lose(rows, "closed", "batches came after the writer was closed")
+            self._lose(rows, "closed", "batches came after the writer was closed: lost")
         elif refused:
-            self._lose(rows, "queue", f"over {self._max_pending_rows} rows wait to be written")
+            waiting = f"over {self._max_pending_rows} rows wait to be written"
+            self._lose(rows, "queue", f"{waiting}: new batches are lost until fewer wait")
 
     @property
     def status(self) -> RecordStatus:
@@ -178,7 +179,7 @@ class RecordWriter:
         try:
             self._prepare()
         except OSError as exc:  # the first write tries again
-            self._trouble("write", f"cannot write to {self.directory} ({exc})")
+            self._trouble("write", _cannot_write(self.directory, exc))
             with self._lock:
                 self._failing = str(exc)
         while not self._stop.wait(self._flush_interval_s):
@@ -207,7 +208,7 @@ class RecordWriter:
                 )
             except Exception as exc:  # the batch's own problem: it is lost, nothing else
                 self._unqueue(len(batch.results))
-                self._lose(len(batch.results), "rows", f"a batch cannot be recorded ({exc!r})")
+                self._lose(len(batch.results), "rows", f"a batch cannot be recorded: {exc!r}")
                 continue
             by_step.setdefault(step, []).append(table)
         for step, tables in by_step.items():
@@ -224,7 +225,7 @@ class RecordWriter:
             write_atomically(folder / name, _parquet_writer(table), self._fsync)
         except OSError as exc:
             self._unqueue(table.num_rows)
-            self._lose(table.num_rows, "write", f"cannot write to {self.directory} ({exc})")
+            self._lose(table.num_rows, "write", _cannot_write(self.directory, exc))
             with self._lock:
                 self._failing = str(exc)
             return
@@ -288,7 +289,7 @@ class RecordWriter:
             target = folder / data_file_name(self.replica, self._session, next(self._file_numbers))
             write_atomically(target, _merger(sources), self._fsync)
         except OSError as exc:
-            self._trouble("compact", f"cannot compact {folder} ({exc})")
+            self._trouble("compact", f"cannot compact {folder} ({exc}); trying again later")
             return False
         except pa.ArrowException as exc:  # a file damaged after it was written
             logger.warning("record: %s left uncompacted: %s", folder, exc)
@@ -329,18 +330,22 @@ class RecordWriter:
             logger.exception("record: on_lost failed")
 
     def _trouble(self, kind: str, message: str, rows: int = 0) -> None:
-        """Say once that ``kind`` of trouble began (not again until it is over)."""
+        """Log ``message`` when ``kind`` of trouble begins, not again until it is over."""
         with self._lock:
             began = kind not in self._troubles
             self._troubles[kind] = self._troubles.get(kind, 0) + rows
         if began:
-            logger.warning("record: %s; rows are counted as lost meanwhile", message)
+            logger.warning("record: %s", message)
 
     def _recovered(self, kind: str, message: str) -> None:
         with self._lock:
             lost = self._troubles.pop(kind, None)
         if lost is not None:
             logger.warning("record: %s (%d rows lost meanwhile)", message, lost)
+
+
+def _cannot_write(directory: Path, exc: OSError) -> str:
+    return f"cannot write to {directory} ({exc}); rows are lost until it can"
 
 
 def _parquet_writer(table: pa.Table) -> Callable[[BinaryIO], None]:

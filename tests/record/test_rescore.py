@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import shutil
 import tracemalloc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,14 @@ import pytest
 from reward_service.batch import BatchItem, open_batch_scorer
 from reward_service.record import FILE_SCHEMA, Record, RecordWriter, ScoredBatch, open_record
 from reward_service.record.files import data_files, step_folder
-from reward_service.record.rescore import CHANGES_SCHEMA, RescoreSummary, StepSummary, rescore
+from reward_service.record.rescore import (
+    CHANGES_SCHEMA,
+    LAST_STEP,
+    RescoreSummary,
+    StepSummary,
+    parse_steps,
+    rescore,
+)
 from reward_service.scoring import RewardWeights, ScoreResult, scorer_version
 from reward_service.settings import ServiceSettings
 from reward_service.stats.step import ScoredItem
@@ -48,7 +55,7 @@ async def score_into(root: Path, steps: dict[int, Step]) -> None:
 
 
 def rescored(
-    record: Record | Path, steps: Iterable[int] | None = None, out: Path | None = None
+    record: Record | Path, steps: Container[int] | None = None, out: Path | None = None
 ) -> RescoreSummary:
     async def run() -> RescoreSummary:
         async with open_batch_scorer(SETTINGS) as scorer:
@@ -120,7 +127,7 @@ def test_exactly_the_rows_altered_by_hand_are_found(written: Path, tmp_path: Pat
         assert row["scorer_version_before"] == row["scorer_version_after"] == scorer_version()
     assert changes[0]["verify_before"] == 1 - original[3]["verify"]
     assert changes[2]["score_before"] == pytest.approx(original[7]["score"] + 1.0)
-    only_step_1 = rescored(copy, steps=[1, 99])
+    only_step_1 = rescored(copy, steps=parse_steps("1:2"))
     assert [(step.step, step.changed) for step in only_step_1.steps] == [(1, 3)]
 
 
@@ -199,3 +206,17 @@ def test_memory_is_one_steps_whatever_the_record_holds(tmp_path: Path) -> None:
 
     one_step, six_steps = asyncio.run(peaks())
     assert six_steps < 1.5 * one_step
+
+
+@pytest.mark.parametrize(
+    ("text", "steps"),
+    [("400:420", range(400, 420)), ("400:", range(400, LAST_STEP + 1)), (":5", range(5))],
+)
+def test_steps_a_to_b_read_as_a_python_slice(text: str, steps: range) -> None:
+    assert parse_steps(text) == steps
+
+
+@pytest.mark.parametrize("text", ["420:400", "5", "a:b", "-1:3", ""])
+def test_steps_that_are_no_range_are_one_line(text: str) -> None:
+    with pytest.raises(ValueError, match="expected A:B"):
+        parse_steps(text)
