@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
+import stat
 import tracemalloc
 from collections.abc import Callable, Container, Sequence
 from pathlib import Path
@@ -91,6 +92,7 @@ def test_a_record_as_written_rescores_unchanged(written: Path, tmp_path: Path) -
     changes = pq.read_table(tmp_path / "changes.parquet")
     assert changes.num_rows == 0
     assert changes.schema.names == CHANGES_SCHEMA.names
+    assert stat.S_IMODE((tmp_path / "changes.parquet").stat().st_mode) == 0o600
 
 
 def alter_file(path: Path, alter: Callable[[list[dict[str, Any]]], None]) -> None:
