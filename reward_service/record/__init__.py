@@ -1,0 +1,23 @@
+"""The record: every scored item on file (Parquet, one folder per step), and its replay.
+
+The service appends each answered batch to a :class:`RecordWriter`; :func:`open_record`
+reads a record back one step at a time; :func:`rescore` re-scores it with the installed
+scorer and says which rewards would differ. The record reads without this package too:
+``pyarrow.dataset.dataset(DIR, format="parquet", partitioning="hive")``.
+"""
+
+from reward_service.record.reader import NotARecord, Record, open_record
+from reward_service.record.schema import FILE_SCHEMA, RECORD_SCHEMA, RecordedItem, ScoredBatch
+from reward_service.record.writer import RecordStatus, RecordWriter
+
+__all__ = [
+    "FILE_SCHEMA",
+    "RECORD_SCHEMA",
+    "NotARecord",
+    "Record",
+    "RecordStatus",
+    "RecordWriter",
+    "RecordedItem",
+    "ScoredBatch",
+    "open_record",
+]
