@@ -107,6 +107,7 @@ LAYERS = [
     {"stats"},
     {"settings"},
     {"engine", "client"},
+    {"record"},
     {"api"},
     {"integrations"},
     {"app"},

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reward_service.batch import BatchItem
-from reward_service.pool import PoolUnavailable
+from reward_service.engine import BatchItem
+from reward_service.errors import PoolUnavailable
 from reward_service.record.files import temp_name
 from reward_service.record.reader import Record
 from reward_service.record.schema import RECORD_SCHEMA
@@ -65,13 +65,13 @@ _READ = [*CONTEXT, *SIDES, "weights", "scorer_version"]
 
 
 class Report(Protocol):
-    """What a batch scorer answers (``reward_service.batch.BatchReport``)."""
+    """What a batch scorer answers (``reward_service.engine.BatchReport``)."""
 
     results: list[ScoreResult]
 
 
 class Scorer(Protocol):
-    """The service's batch scorer (``reward_service.batch.BatchScorer``)."""
+    """The service's batch scorer (``reward_service.engine.BatchScorer``)."""
 
     async def score(self, items: Sequence[BatchItem]) -> Report:
         """Score ``items``, each with the weights its ``extra_info`` carries."""

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from reward_service.batch import BatchItem, open_batch_scorer
+from reward_service.engine import BatchItem, open_batch_scorer
 from reward_service.record import FILE_SCHEMA, Record, RecordWriter, ScoredBatch, open_record
 from reward_service.record.files import data_files, step_folder
 from reward_service.record.rescore import (

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from reward_service.batch import open_batch_scorer
+from reward_service.engine import open_batch_scorer
 from reward_service.record import RecordWriter, ScoredBatch, open_record
 from reward_service.record.rescore import Change, RescoreSummary, outcome, rescore
 from reward_service.scoring import MultiSignalMathReward, RewardWeights, ScoreResult, scorer_version
