@@ -1,20 +1,34 @@
-"""What one request costs the server (not a test-suite test): peak memory, time, the size
-of the answer, and how long /health waited meanwhile, for hostile and ordinary bodies,
-against a real ``reward-service serve`` on 127.0.0.1 (default settings, 1 worker).
+"""What one request costs the server (not a test-suite test), against a real
+``reward-service serve`` on 127.0.0.1, in two parts:
 
-    python benchmarks/request_cost.py [--baseline /path/to/older/checkout]
+    python benchmarks/request_cost.py [--part hot|bodies|all] [--baseline /older/checkout]
 
-Peak memory is the server process's resident high-water mark (``VmHWM``, reset before
-each body), minus its level before. /health is asked every 20 ms while the body is sent
-and answered. With ``--baseline``, the same bodies go to that checkout's code
-(``PYTHONPATH``), side by side in one table. Results: RESULTS.md.
+``hot``: the request path as verl's streaming reward workers use it. The server process's
+CPU time per request (``/proc``: user + system, all its threads) over sequential requests
+of each shape, beside a bare FastAPI + pydantic route (:data:`bare_app`, served by uvicorn
+the same way) measured in the same run, rounds interleaved; then 8 clients sending 1-item
+requests back to back (p50 latency), and a cold 4,096-item step against verl's naive
+per-item loop. Both servers log every request (uvicorn's access log, as users run them),
+and the service records every item when its code can (``REWARD_SERVICE_RECORD_DIR``).
+Each figure is checked against issue 27's goals: PASS or FAIL.
+
+``bodies``: peak memory, time, the size of the answer and how long /health waited
+meanwhile, for hostile and ordinary bodies (default settings, 1 worker). Peak memory is the
+server process's resident high-water mark (``VmHWM``, reset before each body), minus its
+level before; /health is asked every 20 ms while the body is sent and answered.
+
+With ``--baseline``, the same measurements run on that checkout's code (``PYTHONPATH``),
+side by side. Results: RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -22,9 +36,213 @@ from pathlib import Path
 
 import httpx
 import orjson
+from fastapi import FastAPI
+from pydantic import BaseModel
 
-from reward_service.bench.local_server import ServiceProcess
+from reward_service.bench.local_server import ServiceProcess, free_port
+from reward_service.bench.streaming import measure_stream
+from reward_service.bench.whole_step import measure_naive
 from reward_service.bench.workload import grpo_step
+from reward_service.settings import ServiceSettings
+
+# --- the hot path -------------------------------------------------------------------------
+
+
+class BareItem(BaseModel):
+    """One item, as the bare route validates it."""
+
+    response: str
+    ground_truth: str
+
+
+class BareBatch(BaseModel):
+    """A batch, as the bare route validates it."""
+
+    items: list[BareItem]
+
+
+bare_app = FastAPI()
+"""The baseline: a FastAPI route that validates the same body with pydantic and answers a
+score per item, doing nothing else."""
+
+
+@bare_app.get("/health")
+async def bare_health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@bare_app.post("/score")
+async def bare_score(batch: BareBatch) -> dict[str, list[dict[str, float]]]:
+    return {"results": [{"score": 1.0} for _ in batch.items]}
+
+
+BARE_SERVE = (sys.executable, "-P", "-m", "uvicorn", "benchmarks.request_cost:bare_app")
+GOALS = {"cpu_ratio": 2.2, "cpu_ratio_goal": 1.35, "clients_p50_ms": 8.0, "cold_speedup": 20.0}
+"""Issue 27: server CPU per cached 1-item request at most 2.2x the bare route's (the goal
+1.35x), 8 back-to-back 1-item clients at most 8 ms p50, a cold step at least 20x the naive
+loop."""
+ROUNDS = 3
+JSON = {"content-type": "application/json"}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` so far (every thread of it)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _item(answer: str) -> dict[str, str]:
+    response = (
+        "<think>V^3 = 2048, so V = 12.8.</think> "
+        f"\\boxed{{{answer}}} <reflection>Checked. The answer is correct.</reflection>"
+    )
+    return {"response": response, "ground_truth": "12.8"}
+
+
+Body = Callable[[int], bytes]
+"""The body of a shape's n-th request."""
+
+
+def _shapes() -> dict[str, tuple[str, Body]]:
+    """Request shapes: their route and their n-th body."""
+    cached = _item("12.8")
+    openrlhf = {"query": [cached["response"]], "prompts": [""], "labels": ["12.8"]}
+    return {
+        "1 item, cached": ("/score", lambda n: orjson.dumps({"items": [cached]})),
+        "8 items, cached": ("/score", lambda n: orjson.dumps({"items": [cached] * 8})),
+        "1 item, new answer": ("/score", lambda n: orjson.dumps({"items": [_item(f"{n}.5")]})),
+        "1 query, OpenRLHF": ("/openrlhf/get_reward", lambda n: orjson.dumps(openrlhf)),
+    }
+
+
+def cpu_per_request(server: ServiceProcess, route: str, body: Body, n: int) -> float:
+    """Milliseconds of the server's CPU per request over ``n`` sequential requests (after a
+    warm-up), the server started for it and stopped after."""
+    with server, httpx.Client(base_url=server.url, timeout=120) as client:
+        pid = server.process.pid  # type: ignore[union-attr]
+        for k in range(50):  # the connection, the caches, the first request's imports
+            client.post(route, content=body(-k - 1), headers=JSON).raise_for_status()
+        before = _cpu_seconds(pid)
+        for k in range(n):
+            client.post(route, content=body(k), headers=JSON).raise_for_status()
+        return (_cpu_seconds(pid) - before) / n * 1000
+
+
+def _service(code: str | None, record_dir: str) -> ServiceProcess:
+    """``reward-service serve`` as users run it: default settings (a worker per CPU, the
+    access log), every item recorded where the code can record."""
+    env = {"REWARD_SERVICE_WORKERS": str(len(os.sched_getaffinity(0)))}
+    if "record_dir" in ServiceSettings.model_fields:
+        env["REWARD_SERVICE_RECORD_DIR"] = record_dir
+    if code is not None:
+        env["PYTHONPATH"] = code
+    return ServiceProcess(env=env, command=SERVE)
+
+
+def _bare() -> ServiceProcess:
+    """The bare route under uvicorn, its access log on as the service's is."""
+    port = free_port()
+    return ServiceProcess(port=port, command=(*BARE_SERVE, "--port", str(port)))
+
+
+def cpu_table(versions: dict[str, str | None], requests: int) -> float:
+    """Server CPU per request of each shape beside the bare route (the same body, or the
+    cached 1-item one for OpenRLHF's); returns this code's cached 1-item ratio."""
+    print("| request shape | code | server CPU per request (ms) | bare route (ms) | ratio |")
+    print("| --- | --- | --- | --- | --- |")
+    shapes = _shapes()
+    cached_ratio = math.inf
+    for shape, (route, body) in shapes.items():
+        bare_body = body if route == "/score" else shapes["1 item, cached"][1]
+        for version, code in versions.items():
+            ours, bare = [], []
+            for _ in range(ROUNDS):  # interleaved: both see the same machine
+                with tempfile.TemporaryDirectory() as record:
+                    ours.append(cpu_per_request(_service(code, record), route, body, requests))
+                bare.append(cpu_per_request(_bare(), "/score", bare_body, requests))
+            ours_ms, bare_ms = statistics.median(ours), statistics.median(bare)
+            if (shape, version) == ("1 item, cached", "this code"):
+                cached_ratio = ours_ms / bare_ms
+            print(
+                f"| {shape} | {version} | {ours_ms:.3f} | {bare_ms:.3f} | "
+                f"{ours_ms / bare_ms:.2f}x |",
+                flush=True,
+            )
+    return cached_ratio
+
+
+def clients_table(versions: dict[str, str | None], seconds: float) -> float:
+    """8 clients sending cached 1-item requests back to back; returns this code's p50 ms."""
+    print("| 8 clients, 1 item each, back to back | requests/s | p50 ms | p99 ms |")
+    print("| --- | --- | --- | --- |")
+    pool = [_item("12.8")]
+    p50 = math.inf
+    for version, code in versions.items():
+        with tempfile.TemporaryDirectory() as record, _service(code, record) as service:
+            measure_stream("warm-up", service.url, pool, (1, 1), None, 1.0)
+            row = measure_stream(version, service.url, pool, (1, 1), None, seconds)
+        ordered = sorted(row.end_to_end_ms)
+        row_p50 = statistics.median(ordered)
+        if version == "this code":
+            p50 = row_p50
+        print(
+            f"| {version} | {row.requests / row.seconds:.0f} | {row_p50:.1f} | "
+            f"{ordered[round(0.99 * (len(ordered) - 1))]:.1f} |",
+            flush=True,
+        )
+    return p50
+
+
+def cold_step_table(versions: dict[str, str | None], naive_sample: int) -> float:
+    """A cold 4,096-item step (a fresh service, its cache empty) against verl's naive loop
+    in the same run; returns this code's speedup."""
+    step = grpo_step(4096, 200, pathological_share=0.0, seed=1)
+    naive = measure_naive("cold step", step, naive_sample, ServiceSettings().item_timeout_s)
+    naive_s = len(step) / naive.items_per_s
+    items = [{"response": item.response, "ground_truth": item.ground_truth} for item in step]
+    body = orjson.dumps({"items": items})
+    print("| cold 4,096-item step | seconds | naive loop (s, from its sample) | speedup |")
+    print("| --- | --- | --- | --- |")
+    speedup = 0.0
+    for version, code in versions.items():
+        times = []
+        for _ in range(ROUNDS):
+            with tempfile.TemporaryDirectory() as record, _service(code, record) as service:
+                started = time.perf_counter()
+                httpx.post(
+                    f"{service.url}/score", content=body, headers=JSON, timeout=600
+                ).raise_for_status()
+                times.append(time.perf_counter() - started)
+        seconds = statistics.median(times)
+        if version == "this code":
+            speedup = naive_s / seconds
+        print(
+            f"| {version} | {seconds:.2f} | {naive_s:.1f} | {naive_s / seconds:.1f}x |", flush=True
+        )
+    return speedup
+
+
+def _verdict(name: str, value: float, goal: float, at_least: bool = False) -> None:
+    passed = value >= goal if at_least else value <= goal
+    bound = f"{'>=' if at_least else '<='} {goal:g}"
+    print(f"{'PASS' if passed else 'FAIL'}: {name}: {value:.2f} ({bound})")
+
+
+def hot_path(versions: dict[str, str | None], requests: int, seconds: float) -> None:
+    """The hot-path tables, then each figure against its goal."""
+    ratio = cpu_table(versions, requests)
+    print()
+    p50 = clients_table(versions, seconds)
+    print()
+    speedup = cold_step_table(versions, naive_sample=256)
+    print()
+    _verdict("server CPU per cached 1-item request / bare route", ratio, GOALS["cpu_ratio"])
+    _verdict("the same against the goal", ratio, GOALS["cpu_ratio_goal"])
+    _verdict("8 back-to-back 1-item clients, p50 ms", p50, GOALS["clients_p50_ms"])
+    _verdict("cold 4,096-item step / naive loop", speedup, GOALS["cold_speedup"], at_least=True)
+
+
+# --- hostile and ordinary bodies -----------------------------------------------------------
 
 SERVE = (sys.executable, "-P", "-m", "reward_service.cli", "serve")
 """``reward-service serve`` that imports its code from PYTHONPATH, never from the current
@@ -95,13 +313,8 @@ def cost(service: ServiceProcess, body: bytes) -> tuple[int, int, int, float, fl
     return response.status_code, len(response.content), grew, seconds, max(waits, default=0)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", help="a checkout to measure side by side (PYTHONPATH)")
-    args = parser.parse_args()
-    versions = {"this code": os.environ.get("PYTHONPATH")}
-    if args.baseline:
-        versions["baseline"] = args.baseline
+def bodies(versions: dict[str, str | None]) -> None:
+    """The table of hostile and ordinary bodies."""
     print(
         "| body | size | code | answer | answer bytes | peak memory growth | x body | "
         "seconds | longest /health wait (s) |"
@@ -120,6 +333,22 @@ def main() -> None:
                 f"{grew / 1e6:.0f} MB | {grew / len(body):.1f} | {seconds:.2f} | {waited:.2f} |",
                 flush=True,
             )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("hot", "bodies", "all"), default="all")
+    parser.add_argument("--baseline", help="a checkout to measure side by side (PYTHONPATH)")
+    parser.add_argument("--requests", type=int, default=2000, help="per shape and round")
+    parser.add_argument("--seconds", type=float, default=15.0, help="of the 8 clients")
+    args = parser.parse_args()
+    versions = {"this code": os.environ.get("PYTHONPATH")}
+    if args.baseline:
+        versions["baseline"] = args.baseline
+    if args.part in ("hot", "all"):
+        hot_path(versions, args.requests, args.seconds)
+    if args.part in ("bodies", "all"):
+        bodies(versions)
 
 
 if __name__ == "__main__":

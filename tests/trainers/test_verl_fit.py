@@ -43,7 +43,6 @@ from trainer.replay_buffer import METRIC_PREFIX
 
 ray = pytest.importorskip("ray")
 
-ROOT = Path(__file__).parents[2]
 ROWS_PER_PHASE = 4
 """Validation: 4 prompts x 1 sample; a training step: 2 prompts x rollout.n = 2."""
 OUTAGE_WINDOW_S = 2
