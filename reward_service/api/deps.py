@@ -42,7 +42,7 @@ class ServiceState:
     scorer_version: str
 
 
-def service_state(request: Request) -> ServiceState:
+async def service_state(request: Request) -> ServiceState:
     """The running service's state, from the request's app."""
     return request.app.state.service
 
@@ -74,7 +74,7 @@ _BEARER = HTTPBearer(
 leaves the schemes out when the service has no token)."""
 
 
-def _require_token(
+async def _require_token(
     state: State,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> None:
@@ -94,7 +94,7 @@ RequireToken = Depends(_require_token)
 JSON_MEDIA_TYPE = "application/json"
 
 
-def _require_json(request: Request) -> None:
+async def _require_json(request: Request) -> None:
     """Refuse a body not declared ``Content-Type: application/json`` (parameters such as
     ``charset`` allowed): a web page can post text/plain or a form to 127.0.0.1 without a
     CORS preflight, never JSON."""

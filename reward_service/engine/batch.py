@@ -41,6 +41,10 @@ TIMEOUT_TTL_S = 60.0
 TIMEOUTS_KEPT = 10_000
 IN_PROCESS_ANALYSIS_MAX_CHARS = 256 * 1024
 """Batches up to this many response characters are analysed in the server process."""
+INLINE_ANALYSIS_MAX_CHARS = 16 * 1024
+"""...and up to this many on the event loop itself: a few of verl's streamed samples take
+a tenth of a millisecond each (16 ms at the very worst, analysis being linear), less than
+handing them to a thread costs."""
 
 
 @dataclass(frozen=True)
@@ -204,11 +208,15 @@ class BatchScorer:
         return outcomes
 
     async def _analyze(self, responses: list[str]) -> list[ResponseAnalysis | Exception]:
-        """Small batches (verl's streamed samples) here, in a thread: no round trip to the
-        pool; big ones in the pool, where the processes share the work (RESULTS.md)."""
-        if sum(map(len, responses)) > IN_PROCESS_ANALYSIS_MAX_CHARS:
-            return await self.pool.analyze(responses)
-        return await asyncio.to_thread(_analyze_each, self.reward, responses)
+        """Small batches (verl's streamed samples) here, the smallest on the event loop, the
+        others in a thread: no round trip to the pool; big ones in the pool, where the
+        processes share the work (RESULTS.md)."""
+        chars = sum(map(len, responses))
+        if chars <= INLINE_ANALYSIS_MAX_CHARS:
+            return _analyze_each(self.reward, responses)
+        if chars <= IN_PROCESS_ANALYSIS_MAX_CHARS:
+            return await asyncio.to_thread(_analyze_each, self.reward, responses)
+        return await self.pool.analyze(responses)
 
     def _known(self, key: VerifyKey) -> VerifyOutcome | None:
         digest = _digest(key)

@@ -55,7 +55,7 @@ _TOKEN_IN_URL = APIKeyQuery(
 logger = logging.getLogger("reward_service")
 
 
-def _token_in_query(
+async def _token_in_query(
     state: State, token: Annotated[str | None, Security(_TOKEN_IN_URL)] = None
 ) -> None:
     if not token_accepted(state.settings, token):
