@@ -1,0 +1,163 @@
+"""Alarms over real HTTP: simulated GRPO runs (``simulated_runs``) posted to a live service
+as verl's reward manager posts them, the alarms read back from ``/stats`` and ``/metrics``.
+
+The two healthy runs are posted whole, 200 steps each, in requests of 48 items (a step's
+groups split over three requests). A failure pattern starts in the middle of a healthy run,
+whose steps before its onset are exactly the healthy run's: so each failing run's service
+starts on the healthy run's statistics file cut at the onset (steps scored over HTTP by the
+healthy run's service, read back as after a restart), and the failing steps are posted from
+four clients at once in micro-batches of 1 to 8 items, as verl's reward workers send them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from reward_service.app import create_app
+from reward_service.bench.local_server import serve_in_thread
+from reward_service.settings import ServiceSettings
+from reward_service.stats.alarms import DEFAULT_ALARM_SETTINGS, KINDS, SEVERITIES
+from tests.service_process import metric
+from tests.stats import simulated_runs
+from tests.stats.simulated_runs import FAILING, HEALTHY, Run, recovering
+
+CLIENTS = 4
+WITHIN_STEPS = 5
+"""An alarm is raised within this many steps of its failure's onset."""
+
+
+def _settings(stats_file: Path) -> ServiceSettings:
+    return ServiceSettings(workers=1, item_timeout_s=1.0, stats_file=stats_file)
+
+
+def _micro_batches(items: list[dict], step: int, rng: random.Random) -> Iterator[dict]:
+    start = 0
+    while start < len(items):
+        size = rng.randint(1, 8)
+        yield {"step": step, "items": items[start : start + size]}
+        start += size
+
+
+def _post_as_verl(url: str, run: Run, steps: range) -> None:
+    """``steps`` of ``run``, each sent whole before the next, in micro-batches of 1 to 8
+    items from CLIENTS clients at once."""
+    rng = random.Random(f"{run.name}/{steps.start}")
+    with httpx.Client(base_url=url, timeout=60) as client, ThreadPoolExecutor(CLIENTS) as pool:
+        for step in steps:
+            bodies = _micro_batches(simulated_runs.step_items(run, step), step, rng)
+            for response in pool.map(lambda body: client.post("/score", json=body), bodies):
+                response.raise_for_status()
+
+
+def _alarms(url: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{url}/stats", timeout=60)
+    response.raise_for_status()
+    return response.json()["alarms"]
+
+
+def _warnings(alarms: list[dict[str, Any]]) -> set[str]:
+    return {alarm["kind"] for alarm in alarms if alarm["severity"] == "warning"}
+
+
+def _of_kind(alarms: list[dict[str, Any]], kind: str | None) -> list[dict[str, Any]]:
+    return [alarm for alarm in alarms if alarm["kind"] == kind]
+
+
+def _gauge(url: str, kind: str, severity: str) -> float:
+    return metric(url, f'reward_alarm{{kind="{kind}",severity="{severity}"}}')
+
+
+@pytest.fixture(scope="module")
+def healthy_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list, set]]:
+    """Each healthy run posted whole: its statistics file, its alarms and the gauges at 1."""
+    done = {}
+    for run in HEALTHY:
+        path = tmp_path_factory.mktemp(run.name) / "stats.jsonl"
+        with serve_in_thread(create_app(_settings(path))) as url:
+            with httpx.Client(base_url=url, timeout=60) as client:
+                for body in simulated_runs.requests(run):
+                    client.post("/score", json=body).raise_for_status()
+            raised = {
+                (kind, severity)
+                for kind in KINDS
+                for severity in SEVERITIES[kind]
+                if _gauge(url, kind, severity) == 1.0
+            }
+            done[run.name] = (path, _alarms(url), raised)
+    return done
+
+
+@pytest.mark.parametrize("run", HEALTHY, ids=[run.name for run in HEALTHY])
+def test_healthy_runs_raise_no_warning(run: Run, healthy_runs: dict) -> None:
+    """The saturating run (One-Shot RLVR's pi1) is told its groups carry no signal, as
+    information: expected there."""
+    _, alarms, raised = healthy_runs[run.name]
+    assert _warnings(alarms) == set()
+    if run.name == "saturating":
+        [alarm] = alarms
+        assert (alarm["kind"], alarm["severity"], alarm["open"]) == (
+            "no_learning_signal",
+            "info",
+            True,
+        )
+        assert raised == {("no_learning_signal", "info")}
+    else:
+        assert alarms == [] and raised == set()
+
+
+def _cut_at(healthy: Path, onset: int, path: Path) -> Path:
+    """The healthy run's statistics file up to its step ``onset`` (not included)."""
+    lines = healthy.read_bytes().splitlines()
+    path.write_bytes(b"".join(line + b"\n" for line in lines if orjson.loads(line)["step"] < onset))
+    return path
+
+
+@pytest.mark.parametrize("run", FAILING, ids=[run.name for run in FAILING])
+def test_each_failure_raises_its_own_kind_within_5_steps(
+    run: Run, healthy_runs: dict, tmp_path: Path
+) -> None:
+    """Held-out patterns included: the defaults were not chosen on them."""
+    assert run.onset is not None
+    healthy, _, _ = healthy_runs[run.healthy.__name__]
+    prefix = _cut_at(healthy, run.onset, tmp_path / "stats.jsonl")
+    with serve_in_thread(create_app(_settings(prefix))) as url:
+        before = _alarms(url)
+        _post_as_verl(url, run, range(run.onset, run.onset + WITHIN_STEPS + 1))
+        after = _alarms(url)
+        gauge = _gauge(url, run.kind, "warning")
+    assert _warnings(before) == set()
+    [alarm] = _of_kind(after, run.kind)
+    assert alarm["severity"] == "warning" and alarm["open"]
+    assert run.onset <= alarm["since_step"] <= alarm["last_step"] <= run.onset + WITHIN_STEPS
+    assert _warnings(after) == {run.kind}
+    assert gauge == 1.0
+
+
+RECOVERING = recovering(next(run for run in FAILING if run.name == "scoring_failures"))
+
+
+def test_a_run_that_recovers_closes_the_alarm(healthy_runs: dict, tmp_path: Path) -> None:
+    """Once the healthy policy is back the alarm closes: ``open`` false, its ``last_step``
+    stops moving as the run goes on, and the gauge is back to 0."""
+    assert RECOVERING.onset is not None and RECOVERING.end is not None
+    healthy, _, _ = healthy_runs[RECOVERING.healthy.__name__]
+    prefix = _cut_at(healthy, RECOVERING.onset, tmp_path / "stats.jsonl")
+    settings = DEFAULT_ALARM_SETTINGS
+    close_by = RECOVERING.end + settings.recent_steps + settings.close_after
+    with serve_in_thread(create_app(_settings(prefix))) as url:
+        _post_as_verl(url, RECOVERING, range(RECOVERING.onset, close_by))
+        [closed] = _of_kind(_alarms(url), RECOVERING.kind)
+        _post_as_verl(url, RECOVERING, range(close_by, close_by + 3))
+        [later] = _of_kind(_alarms(url), RECOVERING.kind)
+        gauge = _gauge(url, RECOVERING.kind, "warning")
+    assert not closed["open"] and closed["since_step"] <= RECOVERING.onset + WITHIN_STEPS
+    assert RECOVERING.end - 1 <= closed["last_step"] < RECOVERING.end + settings.recent_steps
+    assert later == closed and gauge == 0.0
