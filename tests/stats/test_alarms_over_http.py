@@ -2,16 +2,19 @@
 as verl's reward manager posts them, the alarms read back from ``/stats`` and ``/metrics``.
 
 The two healthy runs are posted whole, 200 steps each, in requests of 48 items (a step's
-groups split over three requests). A failure pattern starts in the middle of a healthy run,
-whose steps before its onset are exactly the healthy run's: so each failing run's service
-starts on the healthy run's statistics file cut at the onset (steps scored over HTTP by the
-healthy run's service, read back as after a restart), and the failing steps are posted from
-four clients at once in micro-batches of 1 to 8 items, as verl's reward workers send them.
+groups split over three requests, sent at once). A failure pattern starts in the middle of
+a healthy run, whose steps before its onset are exactly the healthy run's: so each failing
+run's service starts on the healthy run's statistics file cut at the onset (steps scored
+over HTTP by the healthy run's service, read back as after a restart), and the failing
+steps are posted from four clients at once in micro-batches of 1 to 8 items, as verl's
+reward workers send them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,10 +22,11 @@ from typing import Any
 
 import httpx
 import orjson
+import psutil
 import pytest
 
 from reward_service.app import create_app
-from reward_service.bench.local_server import serve_in_thread
+from reward_service.bench.local_server import ServiceProcess, serve_in_thread
 from reward_service.settings import ServiceSettings
 from reward_service.stats.alarms import DEFAULT_ALARM_SETTINGS, KINDS, SEVERITIES
 from tests.service_process import metric
@@ -57,6 +61,19 @@ def _post_as_verl(url: str, run: Run, steps: range) -> None:
                 response.raise_for_status()
 
 
+def _post_steps(url: str, run: Run, steps: range | None = None) -> None:
+    """``steps`` of ``run`` (all by default), each step's requests of ``run.batch_size``
+    items sent at once."""
+    requests = list(simulated_runs.requests(run, steps))
+    by_step = [
+        [body for body in requests if body["step"] == step] for step in (steps or range(run.steps))
+    ]
+    with httpx.Client(base_url=url, timeout=60) as client, ThreadPoolExecutor(CLIENTS) as pool:
+        for bodies in by_step:
+            for response in pool.map(lambda body: client.post("/score", json=body), bodies):
+                response.raise_for_status()
+
+
 def _alarms(url: str) -> list[dict[str, Any]]:
     response = httpx.get(f"{url}/stats", timeout=60)
     response.raise_for_status()
@@ -82,9 +99,7 @@ def healthy_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pa
     for run in HEALTHY:
         path = tmp_path_factory.mktemp(run.name) / "stats.jsonl"
         with serve_in_thread(create_app(_settings(path))) as url:
-            with httpx.Client(base_url=url, timeout=60) as client:
-                for body in simulated_runs.requests(run):
-                    client.post("/score", json=body).raise_for_status()
+            _post_steps(url, run)
             raised = {
                 (kind, severity)
                 for kind in KINDS
@@ -144,20 +159,50 @@ def test_each_failure_raises_its_own_kind_within_5_steps(
 RECOVERING = recovering(next(run for run in FAILING if run.name == "scoring_failures"))
 
 
-def test_a_run_that_recovers_closes_the_alarm(healthy_runs: dict, tmp_path: Path) -> None:
-    """Once the healthy policy is back the alarm closes: ``open`` false, its ``last_step``
-    stops moving as the run goes on, and the gauge is back to 0."""
+def _descendants(service: ServiceProcess) -> list[psutil.Process]:
+    assert service.process is not None
+    return psutil.Process(service.process.pid).children(recursive=True)
+
+
+def test_an_alarm_survives_a_crash_and_closes_when_the_run_recovers(
+    healthy_runs: dict, tmp_path: Path
+) -> None:
+    """``reward-service serve`` killed (-9) while the alarm is open comes back with the same
+    alarms; once the healthy policy is back the alarm closes: ``open`` false, its
+    ``last_step`` stops moving as the run goes on, and the gauge is back to 0."""
     assert RECOVERING.onset is not None and RECOVERING.end is not None
     healthy, _, _ = healthy_runs[RECOVERING.healthy.__name__]
     prefix = _cut_at(healthy, RECOVERING.onset, tmp_path / "stats.jsonl")
     settings = DEFAULT_ALARM_SETTINGS
+    raised_by = RECOVERING.onset + WITHIN_STEPS + 1
     close_by = RECOVERING.end + settings.recent_steps + settings.close_after
-    with serve_in_thread(create_app(_settings(prefix))) as url:
-        _post_as_verl(url, RECOVERING, range(RECOVERING.onset, close_by))
-        [closed] = _of_kind(_alarms(url), RECOVERING.kind)
-        _post_as_verl(url, RECOVERING, range(close_by, close_by + 3))
-        [later] = _of_kind(_alarms(url), RECOVERING.kind)
-        gauge = _gauge(url, RECOVERING.kind, "warning")
+    env = {
+        "REWARD_SERVICE_WORKERS": "1",
+        "REWARD_SERVICE_ITEM_TIMEOUT_S": "1",
+        "REWARD_SERVICE_STATS_FILE": str(prefix),
+    }
+    service = ServiceProcess(env=env)
+    leftovers: list[psutil.Process] = []
+    try:
+        service.start()
+        _post_as_verl(service.url, RECOVERING, range(RECOVERING.onset, raised_by))
+        before_crash = _alarms(service.url)
+        leftovers = _descendants(service)
+        assert service.stop(signal.SIGKILL) == -signal.SIGKILL
+        service.start()
+        after_restart = _alarms(service.url)
+        _post_steps(service.url, RECOVERING, range(raised_by, close_by))
+        [closed] = _of_kind(_alarms(service.url), RECOVERING.kind)
+        _post_steps(service.url, RECOVERING, range(close_by, close_by + 3))
+        [later] = _of_kind(_alarms(service.url), RECOVERING.kind)
+        gauge = _gauge(service.url, RECOVERING.kind, "warning")
+    finally:
+        service.stop()
+        for process in leftovers:  # the killed server's pool, if anything of it is left
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+    assert [alarm["open"] for alarm in _of_kind(before_crash, RECOVERING.kind)] == [True]
+    assert after_restart == before_crash
     assert not closed["open"] and closed["since_step"] <= RECOVERING.onset + WITHIN_STEPS
     assert RECOVERING.end - 1 <= closed["last_step"] < RECOVERING.end + settings.recent_steps
     assert later == closed and gauge == 0.0
