@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import random
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,36 +43,35 @@ def _settings(stats_file: Path) -> ServiceSettings:
     return ServiceSettings(workers=1, item_timeout_s=1.0, stats_file=stats_file)
 
 
-def _micro_batches(items: list[dict], step: int, rng: random.Random) -> Iterator[dict]:
-    start = 0
+def _micro_batches(items: list[dict], step: int, rng: random.Random) -> list[dict]:
+    bodies, start = [], 0
     while start < len(items):
         size = rng.randint(1, 8)
-        yield {"step": step, "items": items[start : start + size]}
+        bodies.append({"step": step, "items": items[start : start + size]})
         start += size
+    return bodies
+
+
+def _send_steps(url: str, steps: Iterable[list[dict]]) -> None:
+    """Each step's requests from CLIENTS clients at once, a step sent whole before the next."""
+    with httpx.Client(base_url=url, timeout=60) as client, ThreadPoolExecutor(CLIENTS) as pool:
+        for bodies in steps:
+            for response in pool.map(lambda body: client.post("/score", json=body), bodies):
+                response.raise_for_status()
 
 
 def _post_as_verl(url: str, run: Run, steps: range) -> None:
-    """``steps`` of ``run``, each sent whole before the next, in micro-batches of 1 to 8
-    items from CLIENTS clients at once."""
+    """``steps`` of ``run`` in micro-batches of 1 to 8 items."""
     rng = random.Random(f"{run.name}/{steps.start}")
-    with httpx.Client(base_url=url, timeout=60) as client, ThreadPoolExecutor(CLIENTS) as pool:
-        for step in steps:
-            bodies = _micro_batches(simulated_runs.step_items(run, step), step, rng)
-            for response in pool.map(lambda body: client.post("/score", json=body), bodies):
-                response.raise_for_status()
+    _send_steps(
+        url, (_micro_batches(simulated_runs.step_items(run, step), step, rng) for step in steps)
+    )
 
 
 def _post_steps(url: str, run: Run, steps: range | None = None) -> None:
-    """``steps`` of ``run`` (all by default), each step's requests of ``run.batch_size``
-    items sent at once."""
-    requests = list(simulated_runs.requests(run, steps))
-    by_step = [
-        [body for body in requests if body["step"] == step] for step in (steps or range(run.steps))
-    ]
-    with httpx.Client(base_url=url, timeout=60) as client, ThreadPoolExecutor(CLIENTS) as pool:
-        for bodies in by_step:
-            for response in pool.map(lambda body: client.post("/score", json=body), bodies):
-                response.raise_for_status()
+    """``steps`` of ``run`` (all by default) in requests of ``run.batch_size`` items."""
+    steps = range(run.steps) if steps is None else steps
+    _send_steps(url, (list(simulated_runs.requests(run, range(s, s + 1))) for s in steps))
 
 
 def _alarms(url: str) -> list[dict[str, Any]]:
@@ -156,7 +156,11 @@ def test_each_failure_raises_its_own_kind_within_5_steps(
     assert gauge == 1.0
 
 
-RECOVERING = recovering(next(run for run in FAILING if run.name == "scoring_failures"))
+_FAILURE = next(run for run in FAILING if run.name == "scoring_failures")
+assert _FAILURE.onset is not None
+RECOVERING = replace(recovering(_FAILURE), end=_FAILURE.onset + 2 * WITHIN_STEPS)
+"""Its failure stops 10 steps after its onset (``recovering`` runs of the in-process tests
+fail for 30): the healthy policy resumes."""
 
 
 def _descendants(service: ServiceProcess) -> list[psutil.Process]:
