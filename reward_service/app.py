@@ -97,6 +97,7 @@ async def open_local_stats(
         jsonl_path=settings.stats_file,
         on_write_failure=metrics.stats_failures.inc,
         untagged_gap_s=settings.stats_step_gap_s,
+        alarm_settings=settings.alarm_settings(),
     )
     try:
         yield recorder
@@ -132,6 +133,7 @@ def create_app(
         ):
             in_flight = InFlightLimit(resolved.max_inflight_items, resolved.max_inflight_bytes)
             metrics.watch(in_flight, scorer.pool)
+            metrics.watch_alarms(stats_store.open_alarms)
             app.state.service = ServiceState(
                 settings=resolved,
                 scorer=scorer,

@@ -167,11 +167,18 @@ def report(
         Path, typer.Option("-o", "--output", metavar="PNG", help="The picture to write.")
     ] = Path("report.png"),
 ) -> None:
-    """Draw the dashboard's panels for every step in STATS_FILE as one PNG."""
+    """Draw the dashboard's panels and the alarms for every step in STATS_FILE as one PNG
+    (alarm settings from REWARD_SERVICE_ALARM_* variables)."""
     from reward_service.stats.report import write_report
 
+    alarm_settings = _settings().alarm_settings()
     try:
-        write_report(stats, output, on_bad_line=lambda line: console.print(f"[yellow]{line}"))
+        write_report(
+            stats,
+            output,
+            on_bad_line=lambda line: console.print(f"[yellow]{line}"),
+            alarm_settings=alarm_settings,
+        )
     except (ValueError, RuntimeError) as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"report -> {output}")

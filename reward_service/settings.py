@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reward_service.scoring import RewardWeights, Weight
+from reward_service.stats.alarms import DEFAULT_ALARM_SETTINGS, AlarmSettings
 from reward_service.stats.kept_steps import UNTAGGED_STEP_GAP_S
 
 DEFAULT_WEIGHTS = RewardWeights()
 
 ENV_PREFIX = "REWARD_SERVICE_"
 MIN_TOKEN_CHARS = 16
+
+
+ALARM_PREFIX = "alarm_"
+"""The settings of :class:`AlarmSettings` are its fields' names after this prefix."""
+
+
+def _alarm(name: str, description: str, **bounds: Any) -> Any:
+    """The setting of the alarms' ``name``, its default :data:`DEFAULT_ALARM_SETTINGS`'."""
+    return Field(getattr(DEFAULT_ALARM_SETTINGS, name), description=description, **bounds)
 
 
 def _cpu_count() -> int:
@@ -112,6 +124,112 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(
         "info", pattern="^(critical|error|warning|info|debug)$", description="Server log level."
     )
+    alarm_recent_steps: int = _alarm(
+        "recent_steps",
+        "Alarms: judged steps pooled into the share a change is measured on "
+        "(verdict_gaming, format_without_answers, truncation).",
+        ge=1,
+    )
+    alarm_reference_steps: int = _alarm(
+        "reference_steps",
+        "Alarms: judged steps before those that a change is measured from.",
+        ge=1,
+    )
+    alarm_close_after: int = _alarm(
+        "close_after", "Alarms: judged steps in a row without its condition that close one.", ge=1
+    )
+    alarm_hold_fraction: float = _alarm(
+        "hold_fraction",
+        "Alarms: an open one holds while its margin stays above this fraction of the margin "
+        "that raised it.",
+        gt=0,
+        le=1,
+    )
+    alarm_min_items: int = _alarm(
+        "min_items",
+        "Alarms: fewest items (wrong answers for verdict_gaming) a pooled share is judged on.",
+        ge=1,
+    )
+    alarm_min_z: float = _alarm(
+        "min_z",
+        "Alarms: a change is raised only when it is this many standard errors of the "
+        "difference of its two pooled shares.",
+        gt=0,
+    )
+    alarm_verdict_rise: float = _alarm(
+        "verdict_rise",
+        "verdict_gaming: rise of the share of wrong answers whose reflection says 'correct'.",
+        gt=0,
+        le=1,
+    )
+    alarm_verify_steady: float = _alarm(
+        "verify_steady",
+        "verdict_gaming: judged only while verify moves by less than this over the same steps.",
+        gt=0,
+        le=1,
+    )
+    alarm_format_rise: float = _alarm(
+        "format_rise",
+        "format_without_answers: rise of the format reward over the responses not cut...",
+        gt=0,
+        le=1,
+    )
+    alarm_verify_flat: float = _alarm(
+        "verify_flat",
+        "format_without_answers: ...while verify rises by less than this.",
+        gt=0,
+        le=1,
+    )
+    alarm_format_warmup_steps: int = _alarm(
+        "format_warmup_steps",
+        "format_without_answers: judged steps from the start in which a format learned is "
+        "not an alarm.",
+        ge=0,
+    )
+    alarm_truncation_share: float = _alarm(
+        "truncation_share",
+        "truncation: share of responses cut at the length limit...",
+        gt=0,
+        le=1,
+    )
+    alarm_truncation_rise: float = _alarm(
+        "truncation_rise",
+        "truncation: ...grown by at least this over the reference steps.",
+        gt=0,
+        le=1,
+    )
+    alarm_collapse_share: float = _alarm(
+        "collapse_share",
+        "answer_collapse: share of a step's items that one wrong answer holds...",
+        gt=0,
+        le=1,
+    )
+    alarm_collapse_steps: int = _alarm(
+        "collapse_steps", "answer_collapse: ...for this many steps in a row.", ge=1
+    )
+    alarm_zero_advantage_share: float = _alarm(
+        "zero_advantage_share",
+        "no_learning_signal: share of a step's GRPO groups whose samples are all right or all "
+        "wrong...",
+        gt=0,
+        le=1,
+    )
+    alarm_min_groups: int = _alarm(
+        "min_groups",
+        "no_learning_signal: ...of at least this many groups of 2+ samples.",
+        ge=1,
+    )
+    alarm_failure_share: float = _alarm(
+        "failure_share",
+        "scoring_failures: share of a step's items that timed out or failed to score.",
+        gt=0,
+        le=1,
+    )
+    alarm_persist_steps: int = _alarm(
+        "persist_steps",
+        "no_learning_signal, scoring_failures: steps in a row that raise them.",
+        ge=1,
+    )
 
     @field_validator("api_token", mode="before")
     @classmethod
@@ -125,6 +243,20 @@ class ServiceSettings(BaseSettings):
         if self.max_body_bytes > self.max_inflight_bytes:
             raise ValueError("max_body_bytes must be <= max_inflight_bytes")
         return self
+
+    @model_validator(mode="after")
+    def _alarm_settings_are_valid(self) -> ServiceSettings:
+        self.alarm_settings()  # AlarmSettings' own checks; a ValueError names the settings
+        return self
+
+    def alarm_settings(self) -> AlarmSettings:
+        """The ``REWARD_SERVICE_ALARM_*`` settings, for the alarms.
+
+        Raises:
+            ValueError: they are unsafe (the field bounds catch these first).
+        """
+        values = {f.name: getattr(self, ALARM_PREFIX + f.name) for f in fields(AlarmSettings)}
+        return AlarmSettings(**values)
 
     @field_validator("stats_file")
     @classmethod

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reward_service.api.admission import InFlightLimit
 from reward_service.engine import BatchReport, ScoringPool
 from reward_service.errors import RETRY_AFTER_S
+from reward_service.stats.alarms import KINDS, SEVERITIES
 
 SCORING_ROUTES = frozenset({"/score", "/openrlhf/get_reward"})
 
@@ -97,6 +101,11 @@ class ServiceMetrics:
         tasks.labels("running").set_function(lambda: pool.tasks_running)
         tasks.labels("queued").set_function(lambda: pool.tasks_queued)
 
+    def watch_alarms(self, open_alarms: Callable[[], Iterable[tuple[str, str]]]) -> None:
+        """``reward_alarm``, read from ``open_alarms`` (each open alarm's kind and severity)
+        when ``/metrics`` is scraped."""
+        self.registry.register(AlarmGauges(open_alarms))
+
     def record_batch(self, report: BatchReport, seconds: float) -> None:
         """Count one scored batch."""
         self.batch_seconds.observe(seconds)
@@ -108,6 +117,31 @@ class ServiceMetrics:
         self.cache_misses.inc(report.verified)
         for item_seconds in report.verify_seconds:
             self.item_seconds.observe(item_seconds)
+
+
+class AlarmGauges:
+    """``reward_alarm{kind, severity}``: 1 while an alarm of that kind and severity is open,
+    else 0; one series for each severity a kind is raised with
+    (:data:`~reward_service.stats.alarms.SEVERITIES`)."""
+
+    NAME = "reward_alarm"
+    HELP = "1 while the statistics alarm of this kind and severity is open (see /stats alarms)."
+
+    def __init__(self, open_alarms: Callable[[], Iterable[tuple[str, str]]]) -> None:
+        self._open_alarms = open_alarms
+
+    def describe(self) -> Iterator[Metric]:
+        """The family without values: registering reads no alarm."""
+        yield GaugeMetricFamily(self.NAME, self.HELP, labels=["kind", "severity"])
+
+    def collect(self) -> Iterator[Metric]:
+        """The gauges, from the alarms open now."""
+        raised = set(self._open_alarms())
+        gauge = GaugeMetricFamily(self.NAME, self.HELP, labels=["kind", "severity"])
+        for kind in KINDS:
+            for severity in SEVERITIES[kind]:
+                gauge.add_metric([kind, severity], float((kind, severity) in raised))
+        yield gauge
 
 
 class ScoreRequestCounter:

@@ -9,7 +9,9 @@ Every replica reports what it records to one named, detached Ray actor, the *kee
   (the recorder's quiet-gap policy, on the times the replicas scored them), so every
   replica's untagged batches fall into the same steps;
 - its Prometheus metrics, every few seconds: ``GET /metrics/replicas`` serves every live
-  replica's, each series labelled with its replica.
+  replica's, each series labelled with its replica. In return it gets the deployment's open
+  alarms (read from the keeper's steps), which its own ``reward_alarm`` gauges show: a
+  scrape of any replica never waits for the keeper.
 
 Reports leave the request path: a replica queues them and one background task sends the
 queue, dropping a record only once the keeper has it. A replica that dies loses nothing it
@@ -38,6 +40,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from reward_service.errors import NoSuchResponse, StatsUnavailable
 from reward_service.scoring import ScoreResult
 from reward_service.stats import BatchRecord, ScoredItem, StatsRecorder
+from reward_service.stats.alarms import DEFAULT_ALARM_SETTINGS, AlarmSettings
 
 if TYPE_CHECKING:
     from reward_service.api.metrics import ServiceMetrics
@@ -55,7 +58,8 @@ PENDING_AT_MOST = 200_000
 """Records a replica holds while the keeper is away; past it the oldest are dropped."""
 RETRY_S = 1.0
 METRICS_EVERY_S = 5.0
-"""How often a replica sends its metrics: /metrics/replicas is at most this old."""
+"""How often a replica sends its metrics (/metrics/replicas is at most this old) and reads
+the open alarms back (its ``reward_alarm`` gauges are at most this old)."""
 REPLICA_GONE_S = 60.0
 """A replica silent this long is gone: its metrics leave /metrics/replicas."""
 ASK_TIMEOUT_S = 10.0
@@ -71,20 +75,28 @@ class StatsKeeper:
         stats_file: the statistics file on the keeper's node, or None.
         step_gap_s: the quiet gap that ends a step of untagged batches
             (``REWARD_SERVICE_STATS_STEP_GAP_S``).
+        alarm_settings: the alarms' thresholds and windows (``REWARD_SERVICE_ALARM_*``).
     """
 
-    def __init__(self, max_steps: int, stats_file: str | None, step_gap_s: float) -> None:
+    def __init__(
+        self,
+        max_steps: int,
+        stats_file: str | None,
+        step_gap_s: float,
+        alarm_settings: AlarmSettings = DEFAULT_ALARM_SETTINGS,
+    ) -> None:
         logging.basicConfig(level=logging.INFO)
-        self.settings = (max_steps, stats_file, step_gap_s)
+        self.settings = (max_steps, stats_file, step_gap_s, alarm_settings)
         self._recorder = StatsRecorder(
             max_steps,
             jsonl_path=None if stats_file is None else Path(stats_file),
             untagged_gap_s=step_gap_s,
+            alarm_settings=alarm_settings,
         )
         self._metrics: dict[str, tuple[float, bytes]] = {}  # replica: (when, exposition)
         self._reports: dict[str, int] = {}  # replica: metrics reports received
 
-    def describe(self) -> tuple[int, str | None, float]:
+    def describe(self) -> tuple[int, str | None, float, AlarmSettings]:
         """The settings it was started with."""
         return self.settings
 
@@ -102,10 +114,12 @@ class StatsKeeper:
         """What ``/stats/responses/{row_id}`` serves."""
         return self._recorder.response(row_id)
 
-    def put_metrics(self, replica: str, exposition: bytes) -> None:
-        """Keep ``replica``'s latest metrics (Prometheus text format)."""
+    def put_metrics(self, replica: str, exposition: bytes) -> list[tuple[str, str]]:
+        """Keep ``replica``'s latest metrics (Prometheus text format); returns the kind and
+        severity of each open alarm, for the replica's gauges."""
         self._metrics[replica] = (time.monotonic(), exposition)
         self._reports[replica] = self._reports.get(replica, 0) + 1
+        return self._recorder.open_alarms()
 
     def metrics_reports(self) -> dict[str, int]:
         """How many metrics reports each replica has sent: one newer than a moment shows
@@ -132,6 +146,7 @@ def keeper(settings: ServiceSettings) -> Any:
         settings.stats_steps,
         None if settings.stats_file is None else str(settings.stats_file),
         settings.stats_step_gap_s,
+        settings.alarm_settings(),
     )
     handle = (
         ray.remote(StatsKeeper)
@@ -179,6 +194,7 @@ class SharedStats:
         self._registry = registry
         self._on_drop = on_drop
         self._pending: deque[BatchRecord] = deque()
+        self._open_alarms: list[tuple[str, str]] = []
         self._loop = asyncio.get_running_loop()
         self._waiting = asyncio.Event()
 
@@ -212,6 +228,11 @@ class SharedStats:
         """Every live replica's metrics, from the keeper (blocks like :meth:`snapshot_json`)."""
         return self._ask("replica_metrics")
 
+    def open_alarms(self) -> list[tuple[str, str]]:
+        """The deployment's open alarms (kind, severity) as the keeper last sent them, at most
+        METRICS_EVERY_S old (never waits: a scrape of this replica reads it)."""
+        return list(self._open_alarms)
+
     def _ask(self, method: str, *args: Any) -> Any:
         import ray
         from ray.exceptions import GetTimeoutError, RayError
@@ -229,8 +250,9 @@ class SharedStats:
         return len(self._pending)
 
     async def send_forever(self) -> None:
-        """Send queued batches as they come, and the metrics every METRICS_EVERY_S; while
-        the keeper is away, keep them and try again every RETRY_S."""
+        """Send queued batches as they come, and the metrics every METRICS_EVERY_S (taking
+        the open alarms back); while the keeper is away, keep them and try again every
+        RETRY_S (the alarms last read stay)."""
         metrics_due = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
@@ -240,7 +262,8 @@ class SharedStats:
                 await self._send_pending()
                 if time.monotonic() >= metrics_due:
                     exposition = generate_latest(self._registry)
-                    await self._keeper.put_metrics.remote(self._replica, exposition)
+                    put = self._keeper.put_metrics.remote(self._replica, exposition)
+                    self._open_alarms = await put
                     metrics_due = time.monotonic() + METRICS_EVERY_S
             except Exception as exc:  # the keeper restarting, or gone: Ray's errors
                 logger.warning(

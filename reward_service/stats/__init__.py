@@ -10,6 +10,8 @@
 - :mod:`~reward_service.stats.kept_steps`: the kept steps, and the step of an untagged batch;
 - :mod:`~reward_service.stats.tables`: the response tables (latest and failed responses);
 - :mod:`~reward_service.stats.persistence`: the statistics file and its checkpoint.
+- :mod:`~reward_service.stats.alarms`: the known ways a GRPO run goes wrong, read from the
+  kept steps.
 - :mod:`~reward_service.stats.view`: what ``/stats`` serves, bounded in bytes.
 - :mod:`~reward_service.stats.panels`: the panels and colours of the page and the report.
 - :mod:`~reward_service.stats.jsonl`: the statistics file, appended and read back as a stream.

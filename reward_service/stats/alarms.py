@@ -66,6 +66,11 @@ PANELS = {
     "scoring_failures": "health",
 }
 """The id of the dashboard panel that shows each kind (:func:`~.panels.panels`)."""
+SEVERITIES: dict[str, tuple[Severity, ...]] = {
+    **{kind: ("warning",) for kind in KINDS},
+    "no_learning_signal": ("info", "warning"),
+}
+"""The severities each kind is raised with."""
 ALARMS_KEPT = 50
 
 

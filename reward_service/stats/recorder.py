@@ -3,7 +3,8 @@
 A :class:`StatsRecorder` puts together the three things it keeps, each in a module of its
 own: the steps (:mod:`.kept_steps`), the response tables (:mod:`.tables`) and, with a
 statistics file, the file and its checkpoint (:mod:`.persistence`), so that the steps it
-held before a crash, a restart or an upgrade are back at start-up.
+held before a crash, a restart or an upgrade are back at start-up. The alarms
+(:mod:`.alarms`) are read from the kept steps, so they come back with them.
 
 A batch reaches a recorder as a :class:`BatchRecord` (its counts and its kept responses),
 recorded in this process or sent by a Ray Serve replica to the deployment's keeper
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from reward_service.scoring import ScoreResult
+from reward_service.stats.alarms import DEFAULT_ALARM_SETTINGS, Alarm, AlarmMonitor, AlarmSettings
 from reward_service.stats.kept_steps import UNTAGGED_STEP_GAP_S, KeptSteps
 from reward_service.stats.persistence import CHECKPOINT_EVERY_S, StatsFile
 from reward_service.stats.step import ScoredItem, StepStats
@@ -111,6 +113,11 @@ class StatsStore(Protocol):
         """
         ...
 
+    def open_alarms(self) -> list[tuple[str, str]]:
+        """The kind and severity of each open alarm (for ``/metrics``); never waits on
+        another process."""
+        ...
+
 
 class StatsRecorder:
     """Keeps the last ``max_steps`` steps and the latest scored responses, thread-safe.
@@ -126,6 +133,7 @@ class StatsRecorder:
         on_write_failure: called when writing the file fails (the failure is logged and
             the batch still counted in memory: a side file never fails scoring).
         untagged_gap_s: the quiet gap that ends a step of untagged batches.
+        alarm_settings: the alarms' thresholds and windows.
 
     Raises:
         OSError: ``jsonl_path`` cannot be created (at start-up).
@@ -140,9 +148,11 @@ class StatsRecorder:
         on_write_failure: Callable[[], None] = lambda: None,
         untagged_gap_s: float = UNTAGGED_STEP_GAP_S,
         checkpoint_every_s: float = CHECKPOINT_EVERY_S,
+        alarm_settings: AlarmSettings = DEFAULT_ALARM_SETTINGS,
     ) -> None:
         self._lock = threading.Lock()
         self._steps = KeptSteps(max_steps, untagged_gap_s)
+        self._monitor = AlarmMonitor(alarm_settings)
         self._tables = ResponseTables(latest_items, failed_items)
         self._rows: RowCache = {}
         self._file: StatsFile | None = None
@@ -198,19 +208,35 @@ class StatsRecorder:
         with self._lock:
             return copy.deepcopy([stats.to_dict() for stats in self._steps.served(limit)])
 
+    def alarms(self) -> list[Alarm]:
+        """The alarms of every kept step (:func:`~reward_service.stats.alarms.derive_alarms`)."""
+        with self._lock:
+            return self._monitor.update(self._steps.served())
+
+    def open_alarms(self) -> list[tuple[str, str]]:
+        """The kind and severity of each open alarm."""
+        return [(alarm.kind, alarm.severity) for alarm in self.alarms() if alarm.open]
+
     def snapshot(self, limit: int | None = None) -> dict[str, Any]:
-        """The view of the kept steps (the last ``limit``) and the response tables."""
+        """The view of the kept steps (the last ``limit``), the response tables and the
+        alarms of every kept step."""
         with self._lock:
             steps = self._steps.served(limit)
-            return stats_view(steps, *self._tables.rows(), cache=self._cache(limit))
+            alarms = self._alarm_rows()
+            return stats_view(steps, *self._tables.rows(), alarms, cache=self._cache(limit))
 
     def snapshot_json(self, limit: int | None = None, max_bytes: int = STATS_MAX_BYTES) -> bytes:
         """:meth:`snapshot` as JSON of at most ``max_bytes`` (what ``/stats`` sends)."""
         with self._lock:
             steps = self._steps.served(limit)
+            alarms = self._alarm_rows()
             return served_json(
-                steps, *self._tables.rows(), max_bytes=max_bytes, cache=self._cache(limit)
+                steps, *self._tables.rows(), alarms, max_bytes=max_bytes, cache=self._cache(limit)
             )
+
+    def _alarm_rows(self) -> list[dict[str, Any]]:
+        """The alarms of every kept step, as ``/stats`` serves them (the lock held)."""
+        return [alarm.to_dict() for alarm in self._monitor.update(self._steps.served())]
 
     def _cache(self, limit: int | None) -> RowCache | None:
         """The row cache, for views of every kept step (a limited view would empty it)."""

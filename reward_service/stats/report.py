@@ -1,17 +1,25 @@
 """The dashboard as one PNG, from the statistics JSONL (``stats_file``).
 
 The report draws the same view as the page (:func:`reward_service.stats.view.stats_view`):
-the same panels, series, colours and smoothing, with each legend under its plot, and the
-page's summary of the last step as the first cell.
+the same panels, series, colours and smoothing, with each legend under its plot, the
+page's summary of the last step as the first cell and the alarms of every step in the file
+(:func:`~reward_service.stats.alarms.derive_alarms`) as the second.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from reward_service.stats.alarms import (
+    DEFAULT_ALARM_SETTINGS,
+    KINDS,
+    AlarmSettings,
+    derive_alarms,
+)
 from reward_service.stats.jsonl import read_jsonl
 from reward_service.stats.view import stats_view
 
@@ -21,6 +29,11 @@ DPI = 100
 RANGE_BARS = 12
 POINTS_SHOWN = 60
 """Up to this many steps, each is drawn as a dot too (as on the page): a lone value shows."""
+ALARMS_LISTED = len(KINDS)
+"""Alarms written out in the report: every open one (at most one a kind), then the latest
+closed ones; the rest are counted."""
+ALARM_WIDTH = 62
+"""Characters per line of an alarm's message."""
 
 
 def ema(values: Sequence[float | None], weight: float) -> list[float | None]:
@@ -179,10 +192,33 @@ def summary_lines(view: dict[str, Any]) -> list[str]:
     ]
 
 
+def alarm_lines(view: dict[str, Any]) -> list[str]:
+    """The view's alarms (open ones first, as ``/stats`` orders them) as text lines: each
+    its severity, kind, steps and message; past ALARMS_LISTED, how many more."""
+    alarms = view["alarms"]
+    if not alarms:
+        return ["no alarm"]
+    lines = []
+    for alarm in alarms[:ALARMS_LISTED]:
+        state = "open" if alarm["open"] else "closed"
+        steps = f"steps {alarm['since_step']}-{alarm['last_step']}"
+        lines.append(f"{alarm['severity'].upper()} {alarm['kind']} ({state}, {steps})")
+        lines += textwrap.wrap(
+            alarm["message"], ALARM_WIDTH, initial_indent="  ", subsequent_indent="  "
+        )
+    if len(alarms) > ALARMS_LISTED:
+        lines.append(f"... and {len(alarms) - ALARMS_LISTED} more (closed) alarms")
+    return lines
+
+
 def write_report(
-    stats_path: Path, output: Path, on_bad_line: Callable[[str], None] = lambda _: None
+    stats_path: Path,
+    output: Path,
+    on_bad_line: Callable[[str], None] = lambda _: None,
+    alarm_settings: AlarmSettings = DEFAULT_ALARM_SETTINGS,
 ) -> Path:
-    """Draw the dashboard's panels for every step in ``stats_path`` into ``output``.
+    """Draw the dashboard's panels for every step in ``stats_path`` into ``output``, with
+    the alarms of those steps (raised with ``alarm_settings``).
 
     Lines that are not statistics are skipped and described to ``on_bad_line``.
 
@@ -204,8 +240,9 @@ def write_report(
     steps = read_jsonl(stats_path, on_bad_line)
     if not steps:
         raise ValueError(f"{stats_path} holds no statistics")
-    view = stats_view(steps)
-    cells = len(view["panels"]) + 1
+    alarms = [alarm.to_dict() for alarm in derive_alarms(steps, alarm_settings)]
+    view = stats_view(steps, alarms=alarms)
+    cells = len(view["panels"]) + 2
     rows = -(-cells // COLUMNS)
     figure, axes = plt.subplots(
         rows,
@@ -218,7 +255,10 @@ def write_report(
     flat[0].axis("off")
     flat[0].set_title("Last step", loc="left", fontsize="medium", fontweight="bold")
     flat[0].text(0, 1, "\n".join(summary_lines(view)), va="top", family="monospace", fontsize=10)
-    for axis, panel in zip(flat[1:], view["panels"], strict=False):
+    flat[1].axis("off")
+    flat[1].set_title("Alarms", loc="left", fontsize="medium", fontweight="bold")
+    flat[1].text(0, 1, "\n".join(alarm_lines(view)), va="top", family="monospace", fontsize=8)
+    for axis, panel in zip(flat[2:], view["panels"], strict=False):
         axis.set_title(panel["title"], loc="left", fontsize="medium", fontweight="bold")
         if panel["kind"] == "range_bars":
             _draw_range_bars(axis, view, panel)

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from reward_service.scoring import FORMAT_RULES
+from reward_service.stats.alarms import PANELS
 from reward_service.stats.answers import SPECIAL_KEYS, display_text
 from reward_service.stats.panels import (
     RIGHT_ANSWER_COLORS,
@@ -213,9 +214,12 @@ def stats_view(
     steps: Sequence[StepStats],
     latest: Sequence[dict[str, Any]] = (),
     failed: Sequence[dict[str, Any]] = (),
+    alarms: Sequence[dict[str, Any]] = (),
     cache: RowCache | None = None,
 ) -> dict[str, Any]:
-    """The view of ``steps`` (in step order) and the response tables, JSON-ready.
+    """The view of ``steps`` (in step order), the response tables and the alarms
+    (:meth:`~reward_service.stats.alarms.Alarm.to_dict`), JSON-ready; ``alarm_panels`` names
+    the panel that shows each alarm kind.
 
     ``cache`` keeps the rows of unchanged steps between calls (the recorder holds one).
     Lengths are in tokens when a trainer reported tokens for any step, else in characters.
@@ -240,6 +244,8 @@ def stats_view(
         "summary": _summary(series, steps),
         "latest": list(latest),
         "failed": list(failed),
+        "alarms": list(alarms),
+        "alarm_panels": dict(PANELS),
         "steps_left_out": 0,
     }
 
@@ -248,15 +254,17 @@ def served_json(
     steps: Sequence[StepStats],
     latest: Sequence[dict[str, Any]] = (),
     failed: Sequence[dict[str, Any]] = (),
+    alarms: Sequence[dict[str, Any]] = (),
     max_bytes: int = STATS_MAX_BYTES,
     cache: RowCache | None = None,
 ) -> bytes:
     """:func:`stats_view` as JSON of at most ``max_bytes``: the oldest steps are left out
-    (``steps_left_out`` says how many) and then the response tables, as needed."""
+    (``steps_left_out`` says how many) and then the response tables, as needed; the alarms
+    (at most :data:`~reward_service.stats.alarms.ALARMS_KEPT`, under a kilobyte each) stay."""
     kept = list(steps)
     tables = (list(latest), list(failed))
     while True:
-        view = stats_view(kept, *tables, cache=cache)
+        view = stats_view(kept, *tables, alarms, cache=cache)
         view["steps_left_out"] = len(steps) - len(kept)
         body = orjson.dumps(view)
         if len(body) <= max_bytes:
@@ -265,5 +273,5 @@ def served_json(
             kept = kept[len(kept) // 2 :]
         elif any(tables):
             tables = ([], [])
-        else:  # one step and the panels: a few kilobytes, whatever was scored
+        else:  # one step, the panels and the alarms: tens of kilobytes, whatever was scored
             return body

@@ -12,6 +12,7 @@ from reward_service.bench.local_server import serve_in_thread
 from reward_service.settings import ServiceSettings
 from tests.conftest import make_response
 from tests.service_process import metric, wait_for_metric
+from tests.stats import known_alarms
 
 
 def test_requests_are_counted_by_the_code_they_got() -> None:
@@ -60,3 +61,29 @@ def test_the_gauges_show_the_work_in_the_service_now() -> None:
             )
         ]
     assert idle == [0, 0, 0, 0]
+
+
+def test_one_alarm_gauge_per_kind_and_severity_at_1_while_open() -> None:
+    """The known run: answer_collapse (warning) and no_learning_signal (info) open,
+    scoring_failures closed."""
+    with serve_in_thread(create_app(ServiceSettings(workers=1))) as url:
+        quiet = httpx.get(f"{url}/metrics", timeout=60).text
+        for body in known_alarms.bodies():
+            httpx.post(f"{url}/score", json=body, timeout=60).raise_for_status()
+        text = httpx.get(f"{url}/metrics", timeout=60).text
+    gauges = {
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith("reward_alarm{")
+    }
+    kinds = ["verdict_gaming", "format_without_answers", "truncation", "answer_collapse"]
+    kinds += ["no_learning_signal", "scoring_failures"]
+    series = {f'reward_alarm{{kind="{kind}",severity="warning"}}' for kind in kinds}
+    series.add('reward_alarm{kind="no_learning_signal",severity="info"}')
+    assert set(gauges) == series
+    assert {name for name, value in gauges.items() if value} == {
+        'reward_alarm{kind="answer_collapse",severity="warning"}',
+        'reward_alarm{kind="no_learning_signal",severity="info"}',
+    }
+    assert "# TYPE reward_alarm gauge" in quiet
+    assert all(f"{name} 0.0" in quiet for name in series)

@@ -29,6 +29,7 @@ from reward_service.scoring import compute_score
 from reward_service.stats import read_jsonl
 from tests.conftest import make_response
 from tests.deploy.ray_cluster import TwoNodeCluster, two_node_cluster
+from tests.stats import known_alarms
 
 ROOT = Path(__file__).parents[2]
 STEPS, ITEMS_PER_STEP, CLIENTS = 12, 64, 4
@@ -395,6 +396,47 @@ def _try(read: Callable[[], Any]) -> Any:
         return read()
     except (httpx.HTTPError, ValueError, KeyError, RayError):  # 503, no such actor (yet)
         return None
+
+
+ALARM_STEPS = 6000
+"""Above every step the other tests send: the known run's alarms begin here."""
+
+
+def _alarm_gauges(url: str, kind: str, severity: str) -> dict[str, float]:
+    """``reward_alarm{kind, severity}`` per replica, from /metrics/replicas."""
+    text = httpx.get(f"{url}/metrics/replicas", timeout=30).text
+    return {
+        sample.labels["replica"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "reward_alarm"
+        and (sample.labels["kind"], sample.labels["severity"]) == (kind, severity)
+    }
+
+
+def test_every_replica_shows_the_keepers_alarms(serve_url: str) -> None:
+    """The alarms derive from the keeper's steps: /stats from either replica, and every
+    replica's reward_alarm gauges (taken from the keeper with its metrics reports)."""
+    import orjson
+    import ray
+
+    from reward_service.replicas.keeper import KEEPER_NAME, KEEPER_NAMESPACE
+
+    bodies = known_alarms.bodies()
+    for body in bodies:  # spread over both replicas by the proxy
+        body["step"] += ALARM_STEPS
+        _send(serve_url, [{**body, "items": body["items"][k::4]} for k in range(4)])
+    keeper = ray.get_actor(KEEPER_NAME, namespace=KEEPER_NAMESPACE)
+    keepers = lambda: orjson.loads(ray.get(keeper.snapshot_json.remote()))["alarms"]  # noqa: E731
+    opened = lambda: {(a["kind"], a["since_step"]) for a in keepers() if a["open"]}  # noqa: E731
+    expected = {(kind, ALARM_STEPS) for kind, _, open_, *_ in known_alarms.EXPECTED if open_}
+    _wait_for(lambda: expected <= opened(), SETTLE_S, f"the keeper never raised {expected}")
+    alarms = keepers()
+    for _ in range(6):  # whichever replica answers, the keeper's alarms
+        assert _view(serve_url)["alarms"] == alarms
+    raised = lambda: _alarm_gauges(serve_url, "answer_collapse", "warning")  # noqa: E731
+    _wait_for(lambda: list(raised().values()) == [1.0, 1.0], SETTLE_S, "a replica never showed it")
+    assert list(_alarm_gauges(serve_url, "no_learning_signal", "info").values()) == [1.0, 1.0]
 
 
 def test_app_builder_reads_serve_run_arguments() -> None:

@@ -18,6 +18,7 @@ from reward_service.settings import ServiceSettings
 from reward_service.stats.panels import RIGHT_ANSWER_COLORS, WRONG_ANSWER_COLORS
 from reward_service.stats.report import number, percent
 from tests.conftest import make_response
+from tests.stats import known_alarms
 
 STEPS = (1, 2, 3)
 
@@ -84,6 +85,7 @@ def test_dashboard_draws_every_panel(tmp_path: Path) -> None:
             drawn = page.eval_on_selector_all("canvas", "cs => cs.map(c => c.toDataURL().length)")
             rows = page.locator("#latest tr").count()
             status = page.locator("#status").inner_text()
+            banner_hidden = page.locator("#alarms").is_hidden()
 
             # the page refreshes itself: a new step appears without reloading, drawn on the
             # same canvases (charts are updated in place, never rebuilt: no flicker)
@@ -100,7 +102,67 @@ def test_dashboard_draws_every_panel(tmp_path: Path) -> None:
     assert all(chart["width"] > 300 and chart["height"] > 200 for chart in charts)
     assert all(length > 20 * blank for length in drawn)  # pixels were painted
     assert rows == 12 and "3 steps (1-3)" in status
+    assert banner_hidden  # no alarm, no banner
     assert kept
+
+
+def _banner(page) -> dict:
+    """What the alarm banner shows: each open alarm's text, style and link; the closed ones."""
+    return page.evaluate(
+        """() => ({
+          open: [...document.querySelectorAll('#alarms a.alarm')].map(a => ({
+            text: a.innerText, severity: a.className.replace('alarm ', ''),
+            href: a.getAttribute('href'), background: getComputedStyle(a).backgroundColor})),
+          closed: document.querySelector('#alarms details summary').innerText,
+          items: [...document.querySelectorAll('#alarms details li')].map(li => li.innerText),
+        })"""
+    )
+
+
+def test_the_banner_shows_each_open_alarm_and_links_to_its_panel() -> None:
+    """A run with known alarms: the open ones on top, warnings apart from information, each
+    a link that brings its panel into view; the closed one listed quietly below."""
+    with serve_in_thread(create_app(ServiceSettings(workers=1))) as url:
+        for body in known_alarms.bodies():
+            httpx.post(f"{url}/score", json=body, timeout=60).raise_for_status()
+        view = httpx.get(f"{url}/stats").json()
+        problems: list[str] = []
+        with sync_playwright() as playwright:
+            browser, page = _open(playwright, url, problems)
+            _wait_for_steps(page, known_alarms.STEPS)
+            closed_hidden = page.locator("#alarms details li").first.is_hidden()
+            page.click("#alarms details summary")
+            banner = _banner(page)
+            page.locator("#alarms a.alarm", has_text="answer collapse").click()
+            page.wait_for_function("location.hash === '#panel-answers'")
+            target = page.evaluate(
+                "(() => { const card = document.querySelector(':target');"
+                " const box = card.getBoundingClientRect();"
+                " return {id: card.id, top: box.top, height: innerHeight}; })()"
+            )
+            browser.close()
+
+    assert problems == []
+    served = [
+        (a["kind"], a["severity"], a["open"], a["since_step"], a["last_step"])
+        for a in view["alarms"]
+    ]
+    assert served == known_alarms.EXPECTED
+    collapse, saturated = view["alarms"][:2]
+    assert [(a["severity"], a["href"]) for a in banner["open"]] == [
+        ("warning", "#panel-answers"),
+        ("info", "#panel-groups"),
+    ]
+    assert banner["open"][0]["text"].startswith("Warning: answer collapse since step 0.")
+    assert banner["open"][0]["text"].endswith(collapse["message"])
+    assert banner["open"][1]["text"].startswith("Info: no learning signal since step 0.")
+    assert banner["open"][1]["text"].endswith(saturated["message"])
+    assert banner["open"][0]["background"] != banner["open"][1]["background"]
+    assert banner["closed"] == "1 closed alarm" and closed_hidden  # folded until opened
+    assert banner["items"] == [
+        f"scoring failures (warning), steps 0-2: {view['alarms'][2]['message']}"
+    ]
+    assert target["id"] == "panel-answers" and 0 <= target["top"] < target["height"] / 2
 
 
 def _grpo_step(step: int, right: int) -> list[dict]:

@@ -264,6 +264,10 @@ def test_the_byte_bound_leaves_out_the_oldest_steps(results) -> None:
     view = orjson.loads(body)
     assert len(body) <= 40_000 and view["steps_left_out"] > 0
     assert view["steps"][-1] == 199 and len(view["steps"]) + view["steps_left_out"] == 200
+    # the alarms of every kept step stay whole: a seventh of the items time out, and the
+    # answers, alike in their first 80 characters, are one answer as the statistics keep it
+    assert [alarm["kind"] for alarm in view["alarms"]] == ["answer_collapse", "scoring_failures"]
+    assert view["alarms"] == [alarm.to_dict() for alarm in recorder.alarms()]
     small = served_json([StepStats.of_batch(0, items_of(BATCH), results, 1.0, 1.0)])
     assert orjson.loads(small)["steps_left_out"] == 0
 
@@ -349,7 +353,7 @@ def test_the_report_draws_the_pages_panels_in_its_colours(
     view = stats_view(read_jsonl(path))
     titles = [axis.get_title(loc="left") for axis in figure.axes]
     assert [panel["title"] for panel in view["panels"]] == [
-        t for t in titles if t and t != "Last step"
+        t for t in titles if t and t not in ("Last step", "Alarms")
     ]
     for panel in view["panels"]:
         axes = [a for a in figure.axes if a.get_title(loc="left") == panel["title"]]

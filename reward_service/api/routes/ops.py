@@ -28,7 +28,9 @@ async def health(state: State, response: Response) -> HealthResponse:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(state: State) -> Response:
+def metrics(state: State) -> Response:
     """Prometheus text format."""
+    # Not async: the alarm gauges read the statistics (under their lock, as /stats does),
+    # in FastAPI's thread pool, off the event loop that scores.
     body = generate_latest(state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

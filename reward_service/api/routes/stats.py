@@ -26,7 +26,8 @@ router = APIRouter(tags=["statistics"])
 )
 def stats(state: State, limit: Annotated[int | None, Query(ge=1, le=100_000)] = None) -> Response:
     """Per-step values as columns (``series``), the panels that plot them, a summary of the
-    last step and the latest and failed responses: what ``/dashboard`` draws.
+    last step, the latest and failed responses and the alarms (``alarms``): what
+    ``/dashboard`` draws.
 
     At most STATS_MAX_BYTES (2 MiB): past it the oldest steps are left out
     (``steps_left_out``). Holds model responses and answers, so it needs the token when
