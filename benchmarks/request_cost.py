@@ -91,10 +91,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _item(answer: str) -> dict[str, str]:
+def _item(answer: str, n: int = 0) -> dict[str, str]:
+    """A response of the trained format; ``n`` makes its text its own (as a model's are),
+    while the (answer, label) pair, what the verdict cache keeps, stays the same."""
     response = (
-        "<think>V^3 = 2048, so V = 12.8.</think> "
-        f"\\boxed{{{answer}}} <reflection>Checked. The answer is correct.</reflection>"
+        f"<think>Sample {n}: P = kAV^3, so k = 1/256 and V^3 = 2048, so V = 12.8.</think> "
+        f"\\boxed{{{answer}}} <reflection>Substituting back gives P = 32. "
+        "The answer is correct.</reflection>"
     )
     return {"response": response, "ground_truth": "12.8"}
 
@@ -104,14 +107,21 @@ Body = Callable[[int], bytes]
 
 
 def _shapes() -> dict[str, tuple[str, Body]]:
-    """Request shapes: their route and their n-th body."""
-    cached = _item("12.8")
-    openrlhf = {"query": [cached["response"]], "prompts": [""], "labels": ["12.8"]}
+    """Request shapes: their route and their n-th body. "Cached": the verdict of the
+    (answer, label) pair is in the service's cache; every response's text is new."""
+
+    def openrlhf(n: int) -> bytes:
+        query = _item("12.8", n)["response"]
+        return orjson.dumps({"query": [query], "prompts": [""], "labels": ["12.8"]})
+
     return {
-        "1 item, cached": ("/score", lambda n: orjson.dumps({"items": [cached]})),
-        "8 items, cached": ("/score", lambda n: orjson.dumps({"items": [cached] * 8})),
-        "1 item, new answer": ("/score", lambda n: orjson.dumps({"items": [_item(f"{n}.5")]})),
-        "1 query, OpenRLHF": ("/openrlhf/get_reward", lambda n: orjson.dumps(openrlhf)),
+        "1 item, cached": ("/score", lambda n: orjson.dumps({"items": [_item("12.8", n)]})),
+        "8 items, cached": (
+            "/score",
+            lambda n: orjson.dumps({"items": [_item("12.8", 8 * n + k) for k in range(8)]}),
+        ),
+        "1 item, new answer": ("/score", lambda n: orjson.dumps({"items": [_item(f"{n}.5", n)]})),
+        "1 query, OpenRLHF": ("/openrlhf/get_reward", openrlhf),
     }
 
 
@@ -175,7 +185,7 @@ def clients_table(versions: dict[str, str | None], seconds: float) -> float:
     """8 clients sending cached 1-item requests back to back; returns this code's p50 ms."""
     print("| 8 clients, 1 item each, back to back | requests/s | p50 ms | p99 ms |")
     print("| --- | --- | --- | --- |")
-    pool = [_item("12.8")]
+    pool = [_item("12.8", n) for n in range(1000)]
     p50 = math.inf
     for version, code in versions.items():
         with tempfile.TemporaryDirectory() as record, _service(code, record) as service:

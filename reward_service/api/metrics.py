@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -110,9 +111,10 @@ class ServiceMetrics:
         """Count one scored batch."""
         self.batch_seconds.observe(seconds)
         self.batch_items.observe(len(report.results))
-        for result in report.results:
-            self.items.labels(result.status).inc()
-        self.timeouts.inc(sum(result.status == "timeout" for result in report.results))
+        statuses = Tally(result.status for result in report.results)
+        for status, count in statuses.items():
+            self.items.labels(status).inc(count)
+        self.timeouts.inc(statuses["timeout"])
         self.cache_hits.inc(report.cache_hits)
         self.cache_misses.inc(report.verified)
         for item_seconds in report.verify_seconds:
