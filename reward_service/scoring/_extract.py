@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 REFLECTION_OPEN, REFLECTION_CLOSE = "<reflection>", "</reflection>"
@@ -99,11 +100,25 @@ def answer_span(response: str) -> tuple[int, int]:
     return (0 if think_end < 0 else think_end + len(THINK_CLOSE)), end
 
 
-def extract_answer(response: str) -> str | None:
-    """The content of the last balanced, non-empty box in the answer's part of the response
-    (:func:`answer_span`), stripped."""
+class AnswerRegion(NamedTuple):
+    """The part of a response that holds the final answer (:func:`answer_span`) and the
+    boxes in it: found once, read by the answer's extraction and by the format check."""
+
+    start: int
+    end: int
+    boxes: list[Box]
+
+
+def answer_region(response: str) -> AnswerRegion:
+    """The answer's part of ``response`` and its top-level boxes."""
     start, end = answer_span(response)
-    for box in reversed(find_boxes(response[start:end])):
+    return AnswerRegion(start, end, find_boxes(response[start:end]))
+
+
+def extract_answer(response: str, region: AnswerRegion | None = None) -> str | None:
+    """The content of the last balanced, non-empty box in the answer's part of the response
+    (:func:`answer_span`; ``region`` when already found), stripped."""
+    for box in reversed((region or answer_region(response)).boxes):
         if box.content is not None and box.content.strip():
             return box.content.strip()
     return None

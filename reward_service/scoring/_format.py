@@ -9,8 +9,8 @@ from reward_service.scoring._extract import (
     REFLECTION_OPEN,
     THINK_CLOSE,
     THINK_OPEN,
-    answer_span,
-    find_boxes,
+    AnswerRegion,
+    answer_region,
 )
 
 END_OF_SEQUENCE_TOKENS = ("<|im_end|>", "<|endoftext|>")
@@ -61,10 +61,10 @@ def _block_is_well_formed(text: str, tags: list[Tag], open_tag: str, close_tag: 
     return closed == opened + 1 and _NON_SPACE.search(text, body_start, body_end) is not None
 
 
-def _answer_has_one_box(text: str, start: int, end: int) -> bool:
+def _answer_has_one_box(region: AnswerRegion) -> bool:
     """Where the answer is read (see :func:`~._extract.answer_span`) sits exactly one
     balanced, non-empty box."""
-    boxes = find_boxes(text[start:end])
+    boxes = region.boxes
     return len(boxes) == 1 and bool(boxes[0].content and boxes[0].content.strip())
 
 
@@ -74,20 +74,22 @@ def _ends_after_reflection(text: str, tags: list[Tag]) -> bool:
     return bool(ends) and not _strip_end_of_sequence(text[ends[-1] :])
 
 
-def format_failures(response: str) -> tuple[str, ...]:
-    """The names of the rules in :data:`FORMAT_RULES` that ``response`` breaks, in order.
+def format_failures(response: str, region: AnswerRegion | None = None) -> tuple[str, ...]:
+    """The names of the rules in :data:`FORMAT_RULES` that ``response`` breaks, in order
+    (``region``: the answer's part, when already found).
 
     An empty tuple means the format is right (R_format = 1). The tags are found in one
     scan; no check copies the long think block.
     """
     tags = [(match.group(), match.start(), match.end()) for match in _TAG.finditer(response)]
-    start, end = answer_span(response)
+    region = region or answer_region(response)
+    start, end = region.start, region.end
     after_think = response.endswith(THINK_CLOSE, 0, start)
     in_order = after_think and response.startswith(REFLECTION_OPEN, end)
     checks = {
         THINK_FIRST: _LEADING_THINK.match(response) is not None,
         THINK_BLOCK: _block_is_well_formed(response, tags, THINK_OPEN, THINK_CLOSE),
-        BOXED_ANSWER: in_order and _answer_has_one_box(response, start, end),
+        BOXED_ANSWER: in_order and _answer_has_one_box(region),
         REFLECTION_BLOCK: in_order
         and _block_is_well_formed(response, tags, REFLECTION_OPEN, REFLECTION_CLOSE),
         CLEAN_ENDING: _ends_after_reflection(response, tags),

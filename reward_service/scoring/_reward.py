@@ -11,7 +11,7 @@ from cachetools import LRUCache
 from pydantic import Field, Strict
 from pydantic.dataclasses import dataclass as validated_dataclass
 
-from reward_service.scoring._extract import extract_answer, reflection_text
+from reward_service.scoring._extract import answer_region, extract_answer, reflection_text
 from reward_service.scoring._format import format_failures
 from reward_service.scoring._reflect import Verdict, classify_verdict
 from reward_service.scoring._verify import Status, VerifyOutcome, verify_answer
@@ -209,9 +209,10 @@ class MultiSignalMathReward:
 
     def analyze(self, response: str) -> ResponseAnalysis:
         """Extract the answer, check the format and read the reflection's verdict."""
+        region = answer_region(response)
         return ResponseAnalysis(
-            pred=extract_answer(response),
-            format_failures=format_failures(response),
+            pred=extract_answer(response, region),
+            format_failures=format_failures(response, region),
             verdict=classify_verdict(reflection_text(response)),
         )
 
