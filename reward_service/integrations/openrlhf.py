@@ -63,6 +63,7 @@ def _token_in_query(
 
 
 router = APIRouter(tags=["trainers"], dependencies=[Depends(_token_in_query), RequireJson])
+ROUTE = "/openrlhf/get_reward"
 
 
 class OpenRLHFRequest(BaseModel):
@@ -140,7 +141,7 @@ def _report_unfound_prompts(responses: list[str | None], metrics: ServiceMetrics
 
 
 @router.post(
-    "/openrlhf/get_reward",
+    ROUTE,
     response_model=OpenRLHFResponse,
     openapi_extra={
         "requestBody": {
@@ -186,6 +187,8 @@ async def get_reward(request: Request, state: State) -> OpenRLHFResponse:
         ],
         None,
         time.perf_counter() - started,
+        ROUTE,
+        state.scorer.reward.weights,
     )
     results = report.results
     scores = [result.score for result in results]

@@ -150,6 +150,11 @@ class RecordWriter:
             waiting = f"over {self._max_pending_rows} rows wait to be written"
             self._lose(rows, "queue", f"{waiting}: new batches are lost until fewer wait")
 
+    def lose(self, rows: int, why: str) -> None:
+        """Count ``rows`` that will never be appended (a batch that got no step) as lost,
+        like the writer's own losses; ``why`` is logged the first time only."""
+        self._lose(rows, "unrecorded", f"{why}: their rows are lost")
+
     @property
     def status(self) -> RecordStatus:
         """The counts so far and whether writing fails now."""

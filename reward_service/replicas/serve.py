@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from ray import serve
 from ray.serve import Application
 
-from reward_service.app import create_app
+from reward_service.app import create_app, process_name
 from reward_service.replicas import metrics_route
-from reward_service.replicas.keeper import open_shared_stats
+from reward_service.replicas.keeper import open_shared_stats, serve_replica_id
 from reward_service.replicas.verdicts import shared_verdicts
 from reward_service.settings import ENV_PREFIX
 
@@ -44,7 +44,9 @@ def build_app(
     env = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
     env[f"{ENV_PREFIX}WORKERS"] = str(workers_per_replica)
     app = create_app(
-        open_stats=open_shared_stats, share_verdicts=shared_verdicts if share_verdicts else None
+        open_stats=open_shared_stats,
+        share_verdicts=shared_verdicts if share_verdicts else None,
+        replica_name=lambda: f"{process_name()}-{serve_replica_id()}",
     )
     app.include_router(metrics_route.router)
 
