@@ -11,9 +11,9 @@ items, bytes and items in flight), and dropped like ``/score``'s when the client
 OpenRLHF sends no headers, so when the service has a token it goes in the URL:
 ``.../openrlhf/get_reward?token=...``.
 
-For the statistics, the responses to one prompt are one GRPO group (the group id is a digest
-of the prompt text), and since OpenRLHF sends no step, its requests are numbered into steps
-by the recorder's policy for untagged batches (a quiet gap ends a step).
+For the statistics and the record, the responses to one prompt are one GRPO group (the group
+id is a digest of the prompt text), and since OpenRLHF sends no step, its requests are
+numbered into steps by the recorder's policy for untagged batches (a quiet gap ends a step).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ keeper (a detached Ray actor on the head node, :mod:`~reward_service.replicas.ke
 and ``/metrics/replicas`` (:mod:`~reward_service.replicas.metrics_route`) every replica's
 metrics. They share their verdicts too (:mod:`~reward_service.replicas.verdicts`): an
 answer verified on one replica is not verified again on another (``share_verdicts=false``
-turns it off).
+turns it off). With ``REWARD_SERVICE_RECORD_DIR``, each replica writes files of its own (named
+by host, pid and replica) into the record, under the steps the keeper gives.
 """
 
 from __future__ import annotations
