@@ -30,11 +30,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from reward_service.engine import BatchItem, BatchScorer, open_batch_scorer
 from rich.console import Console
 from rich.table import Table
 
 from reward_service.bench.workload import PI1_GROUND_TRUTH, grpo_step
+from reward_service.engine import BatchItem, BatchScorer, open_batch_scorer
 from reward_service.record import RecordWriter, ScoredBatch, open_record
 from reward_service.record.files import data_files, step_folder
 from reward_service.record.rescore import rescore
