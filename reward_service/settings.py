@@ -84,8 +84,9 @@ class ServiceSettings(BaseSettings):
     )
     api_token: SecretStr | None = Field(
         None,
-        description=f"When set (at least {MIN_TOKEN_CHARS} characters), /score and /stats need "
-        "'Authorization: Bearer <token>' and /openrlhf/get_reward needs '?token=<token>'; "
+        description=f"When set (at least {MIN_TOKEN_CHARS} characters), /score, /stats and "
+        "/record need 'Authorization: Bearer <token>' and /openrlhf/get_reward needs "
+        "'?token=<token>'; "
         "/dashboard asks for it once. /health and /metrics stay open.",
     )
     alpha: Weight = Field(DEFAULT_WEIGHTS.alpha, description="Default weight of R_verify.")
