@@ -39,7 +39,8 @@ COPY --from=builder /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels "reward-service[service]" \
     && rm -rf /wheels \
     && useradd --uid 10001 --create-home --shell /usr/sbin/nologin reward \
-    && install -d -o 10001 -g 10001 /home/reward/stats
+    && install -d -o 10001 -g 10001 /home/reward/stats \
+    && install -d -m 0700 -o 10001 -g 10001 /home/reward/record
 USER 10001
 WORKDIR /home/reward
 EXPOSE 8000

@@ -1,8 +1,9 @@
 """The FastAPI application: built by :func:`create_app`, its pool owned by the lifespan.
 
 This is where the parts meet: the engine (:mod:`reward_service.engine`), the statistics
-(:mod:`reward_service.stats`), the HTTP layer (:mod:`reward_service.api`) and the OpenRLHF
-route (:mod:`reward_service.integrations.openrlhf`). Ray Serve builds on it
+(:mod:`reward_service.stats`), the record (:mod:`reward_service.record`), the HTTP layer
+(:mod:`reward_service.api`) and the OpenRLHF route
+(:mod:`reward_service.integrations.openrlhf`). Ray Serve builds on it
 (:mod:`reward_service.replicas`).
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -28,11 +31,12 @@ from reward_service.api import (
     ServiceState,
 )
 from reward_service.api.log_redaction import redact_access_logs
-from reward_service.api.routes import ops, score, stats
+from reward_service.api.routes import ops, record, score, stats
 from reward_service.api.schemas import ScoreRequest
 from reward_service.engine import VerdictSharing, open_batch_scorer
 from reward_service.errors import RETRY_AFTER_S, ClientDisconnected, RetryLater
 from reward_service.integrations import openrlhf
+from reward_service.record import RecordWriter
 from reward_service.scoring import scorer_version
 from reward_service.settings import ServiceSettings
 from reward_service.stats import StatsRecorder, StatsStore
@@ -105,16 +109,46 @@ async def open_local_stats(
         recorder.close()
 
 
+def process_name() -> str:
+    """This process among every writer of a shared record: its host and pid."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@asynccontextmanager
+async def open_record_writer(
+    settings: ServiceSettings, metrics: ServiceMetrics, replica: str
+) -> AsyncIterator[RecordWriter | None]:
+    """The record's writer when ``REWARD_SERVICE_RECORD_DIR`` is set (else None), its lost
+    rows counted in the metrics; closed (what is queued written) off the event loop."""
+    if settings.record_dir is None:
+        yield None
+        return
+    writer = RecordWriter(
+        settings.record_dir,
+        replica,
+        max_steps=settings.record_max_steps,
+        max_bytes=settings.record_max_bytes,
+        on_lost=metrics.record_rows_lost.inc,
+    )
+    logger.info("recording every scored item in %s as %s", settings.record_dir, writer.replica)
+    try:
+        yield writer
+    finally:
+        await asyncio.to_thread(writer.close)
+
+
 def create_app(
     settings: ServiceSettings | None = None,
     open_stats: StatsOpener = open_local_stats,
     share_verdicts: Callable[[ServiceSettings, str], VerdictSharing | None] | None = None,
+    replica_name: Callable[[], str] = process_name,
 ) -> FastAPI:
     """Build the service; settings come from the environment when not given.
 
     Ray Serve replicas (``deploy/ray_serve_app.py``) share one statistics store
     (``open_stats``) and their verdicts (``share_verdicts(settings, scorer_version)``,
-    called at start-up; it may block).
+    called at start-up; it may block); ``replica_name`` names this process's files in a
+    record it may share with others (called at start-up).
     """
 
     @asynccontextmanager
@@ -128,6 +162,7 @@ def create_app(
         if share_verdicts is not None:
             shared = await asyncio.to_thread(share_verdicts, resolved, SCORER_VERSION)
         async with (
+            open_record_writer(resolved, metrics, replica_name()) as record_writer,
             open_stats(resolved, metrics) as stats_store,
             open_batch_scorer(resolved, metrics.worker_restarts.inc, shared) as scorer,
         ):
@@ -141,6 +176,7 @@ def create_app(
                 stats=stats_store,
                 in_flight=in_flight,
                 scorer_version=SCORER_VERSION,
+                record=record_writer,
             )
             logger.info("scoring pool ready with %d workers", resolved.workers)
             yield
@@ -160,6 +196,7 @@ def create_app(
     app.include_router(openrlhf.router)
     app.include_router(ops.router)
     app.include_router(stats.router)
+    app.include_router(record.router)
     app.mount("/static", StaticFiles(directory=stats.STATIC_DIR), name="static")
     app.openapi = lambda: _openapi_with_request_schema(app)  # type: ignore[method-assign]
 

@@ -1,11 +1,12 @@
-"""The ``reward-service`` command: serve, score rollouts offline or remotely, benchmark."""
+"""The ``reward-service`` command: serve, score rollouts offline or remotely, re-score a
+record, draw a report, benchmark."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -16,6 +17,10 @@ from rich.progress import Progress
 from reward_service.client import RewardClient, RewardServiceError
 from reward_service.engine import BatchItem, open_batch_scorer
 from reward_service.settings import ServiceSettings, settings_errors
+
+if TYPE_CHECKING:
+    from reward_service.record import Record
+    from reward_service.record.rescore import RescoreSummary, StepSummary
 
 app = typer.Typer(help="Multi-signal math rewards as a service.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -182,6 +187,72 @@ def report(
     except (ValueError, RuntimeError) as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"report -> {output}")
+
+
+@app.command()
+def rescore(
+    record_dirs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="RECORD_DIR...",
+            help="The record (REWARD_SERVICE_RECORD_DIR): one folder, or one per node.",
+        ),
+    ],
+    steps: Annotated[
+        str | None,
+        typer.Option(metavar="A:B", help="Only steps A to B-1 (A: from A on, :B up to B)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(metavar="DIFF.parquet", help="Write one row per changed item here."),
+    ] = None,
+) -> None:
+    """Re-score a record with the installed scorer (settings from REWARD_SERVICE_*
+    variables: workers, timeouts, limits), step by step, and say which rewards changed."""
+    from reward_service.record import NotARecord, open_record
+    from reward_service.record.render import print_summary
+    from reward_service.record.rescore import parse_steps
+
+    try:
+        chosen = None if steps is None else parse_steps(steps)
+        record = open_record(record_dirs)
+    except (NotARecord, ValueError) as exc:
+        _fail(str(exc), code=2)
+    held = record.held(chosen)
+    if not held:
+        within = "" if steps is None else f" in {steps}"
+        _fail(f"the record holds no steps{within}", code=2)
+    summary = _rescore_with_progress(record, held, out)
+    print_summary(summary, Console(width=max(Console().width, 120)))
+    if out is not None:
+        console.print(f"{summary.changed:,} changed items -> {out}")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """End the command with one line on stderr."""
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=code)
+
+
+def _rescore_with_progress(record: Record, steps: list[int], out: Path | None) -> RescoreSummary:
+    """Re-score ``steps`` through a fresh pool of the service's settings, with a bar."""
+    from reward_service.errors import PoolUnavailable
+    from reward_service.record.rescore import rescore
+    from reward_service.scoring import scorer_version
+
+    settings = _settings()
+    total = record.item_count(set(steps))
+
+    async def run(advance: Callable[[StepSummary, int, int], None]) -> RescoreSummary:
+        async with open_batch_scorer(settings) as scorer:
+            return await rescore(record, scorer, scorer_version(), set(steps), out, advance)
+
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"re-scoring {len(steps):,} steps", total=total)
+        try:
+            return asyncio.run(run(lambda step, done, _: progress.advance(task, step.items)))
+        except (PoolUnavailable, OSError) as exc:
+            _fail(f"re-scoring stopped: {exc}", code=1)
 
 
 @app.command()

@@ -19,6 +19,8 @@ DEFAULT_WEIGHTS = RewardWeights()
 
 ENV_PREFIX = "REWARD_SERVICE_"
 MIN_TOKEN_CHARS = 16
+MIN_RECORD_BYTES = 2**20
+"""The smallest record retention in bytes: below it a single flush could not be kept."""
 
 
 ALARM_PREFIX = "alarm_"
@@ -94,8 +96,9 @@ class ServiceSettings(BaseSettings):
     )
     api_token: SecretStr | None = Field(
         None,
-        description=f"When set (at least {MIN_TOKEN_CHARS} characters), /score and /stats need "
-        "'Authorization: Bearer <token>' and /openrlhf/get_reward needs '?token=<token>'; "
+        description=f"When set (at least {MIN_TOKEN_CHARS} characters), /score, /stats and "
+        "/record need 'Authorization: Bearer <token>' and /openrlhf/get_reward needs "
+        "'?token=<token>'; "
         "/dashboard asks for it once. /health and /metrics stay open.",
     )
     alpha: Weight = Field(DEFAULT_WEIGHTS.alpha, description="Default weight of R_verify.")
@@ -113,6 +116,22 @@ class ServiceSettings(BaseSettings):
         gt=0,
         description="Requests that carry no step (OpenRLHF's) are one step until no request "
         "comes for this many seconds; the next one starts a new step.",
+    )
+    record_dir: Path | None = Field(
+        None,
+        description="When set, every scored item (response, label, signals, weights, step) is "
+        "kept in this folder as Parquet, one folder per step, on disk within about a second "
+        "(Ray Serve replicas may share it); a full or read-only disk costs rows, counted, "
+        "never a request.",
+    )
+    record_max_steps: int | None = Field(
+        None, ge=1, description="The record keeps at most this many steps (the oldest go)."
+    )
+    record_max_bytes: int | None = Field(
+        None,
+        ge=MIN_RECORD_BYTES,
+        description="The record keeps at most this many bytes (the oldest steps go; the "
+        "newest step is always kept).",
     )
     shutdown_grace_s: float = Field(
         30.0,
@@ -267,6 +286,15 @@ class ServiceSettings(BaseSettings):
                 raise ValueError(f"cannot write the statistics file {value}: {problem}")
         return value
 
+    @field_validator("record_dir")
+    @classmethod
+    def _record_dir_can_be_a_folder(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            problem = _not_a_folder(value)
+            if problem:
+                raise ValueError(f"cannot keep the record in {value}: {problem}")
+        return value
+
     @field_validator("api_token")
     @classmethod
     def _token_is_not_trivial(cls, value: SecretStr | None) -> SecretStr | None:
@@ -299,6 +327,16 @@ def _unwritable(path: Path) -> str | None:
             return None
     except OSError as exc:
         return f"no file can be created in {folder} ({exc.strerror or exc})"
+
+
+def _not_a_folder(path: Path) -> str | None:
+    """Why ``path`` can never be a folder (a file is in the way), or None. A folder that is
+    read-only or on a full disk is no reason: the service starts, and counts the rows it
+    cannot write until it can."""
+    for part in (path, *path.parents):
+        if os.path.exists(part):  # False where it cannot be looked at: then it is no file
+            return None if os.path.isdir(part) else f"{part} is not a directory"
+    return None
 
 
 def settings_errors(error: ValidationError) -> list[str]:

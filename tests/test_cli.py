@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from reward_service.bench.local_server import ServiceProcess
 from reward_service.cli import app
@@ -155,3 +156,120 @@ def test_an_unwritable_stats_file_stops_serve_with_one_line(tmp_path: Path, wher
         f"error: REWARD_SERVICE_STATS_FILE: cannot write the statistics file {path}: "
     )
     assert reason in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "RECORD_DIR",
+            "{file}/record",
+            "cannot keep the record in {file}/record: {file} is not a directory",
+        ),
+        ("RECORD_MAX_BYTES", "1000", "Input should be greater than or equal to 1048576"),
+        ("RECORD_MAX_STEPS", "0", "Input should be greater than or equal to 1"),
+    ],
+)
+def test_a_record_setting_that_cannot_work_stops_serve_with_one_line(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    (tmp_path / "file").write_text("")
+    value, message = (text.replace("{file}", str(tmp_path / "file")) for text in (value, message))
+    done = _serve_with({f"REWARD_SERVICE_{variable}": value, **ONE_WORKER})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: REWARD_SERVICE_{variable}: {message}"]
+
+
+# --- reward-service rescore ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def written_record(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three steps scored by a real service with the record on, as it wrote them."""
+    from reward_service.app import create_app
+    from reward_service.bench.local_server import serve_in_thread
+    from reward_service.settings import ServiceSettings
+
+    root = tmp_path_factory.mktemp("written") / "record"
+    answers = ["12.8", "13", "\\frac{64}{5}", "12", "12.80", "x"]
+    with serve_in_thread(create_app(ServiceSettings(workers=1, record_dir=root))) as url:
+        for step in range(3):
+            items = [{"response": make_response(a), "ground_truth": "12.8"} for a in answers]
+            httpx.post(f"{url}/score", json={"items": items, "step": step}).raise_for_status()
+    return root  # the server's stop wrote and compacted every step
+
+
+def _rescore(*args: str) -> Result:
+    return CliRunner().invoke(app, ["rescore", *args], prog_name="reward-service")
+
+
+def _rows_of(result: Result, title: str) -> list[list[str]]:
+    """The body rows of the rich table titled ``title`` in the command's output."""
+    table = result.output.split(title, 1)[1].split("└", 1)[0]
+    lines = [line for line in table.splitlines() if line.startswith("│")]
+    return [[cell.strip() for cell in line.strip("│").split("│")] for line in lines]
+
+
+def test_rescore_finds_nothing_changed_in_a_record_as_written(
+    written_record: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REWARD_SERVICE_WORKERS", "1")
+    result = _rescore(str(written_record))
+    assert result.exit_code == 0, result.output
+    steps = _rows_of(result, "Re-scored steps")
+    assert [row[:4] for row in steps] == [[str(step), "6", "0", "0"] for step in range(3)]
+    assert all(row[4] == row[5] for row in steps)  # the mean reward, before and after
+    assert "18 items in 3 steps: 0 changed" in result.output
+    assert "Most frequent changes" not in result.output
+
+
+def test_rescore_finds_exactly_the_rows_altered_by_hand(
+    written_record: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from reward_service.record.files import data_files, step_folder
+
+    root = tmp_path / "record"
+    shutil.copytree(written_record, root)
+    (path,) = data_files(step_folder(root, 1))
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    for row in rows[1:3]:  # 13 and \frac{64}{5}: the right one made wrong, the wrong one right
+        row["verify"], row["score"] = 1 - row["verify"], row["score"] + (1 - 2 * row["verify"])
+    pq.write_table(pa.Table.from_pylist(rows, table.schema), path, compression="zstd")
+
+    monkeypatch.setenv("REWARD_SERVICE_WORKERS", "1")
+    out = tmp_path / "changes.parquet"
+    result = _rescore(str(root), "--steps", "1:", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    steps = _rows_of(result, "Re-scored steps")
+    assert [row[:4] for row in steps] == [["1", "6", "2", "0"], ["2", "6", "0", "0"]]
+    changes = pq.read_table(out).to_pylist()
+    assert [(row["step"], row["item"]) for row in changes] == [(1, 1), (1, 2)]
+    assert [(row["verify_before"], row["verify_after"]) for row in changes] == [(1, 0), (0, 1)]
+    shown = _rows_of(result, "Most frequent changes")
+    assert [row[:2] for row in shown] == [["13", "12.8"], ["\\frac{64}{5}", "12.8"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{missing}"], "error: {missing}: no such folder"),
+        (["{plain}"], "error: {plain}: not a reward-service record (it has no"),
+        (["{record}", "--steps", "5"], "error: steps '5': expected A:B"),
+        (["{record}", "--steps", "9:7"], "error: steps '9:7': expected A:B"),
+        (["{record}", "--steps", "100:200"], "error: the record holds no steps in 100:200"),
+    ],
+)
+def test_rescore_says_what_is_wrong_in_one_line(
+    written_record: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    places = {"{missing}": tmp_path / "nothing", "{plain}": tmp_path, "{record}": written_record}
+    for name, place in places.items():
+        args = [arg.replace(name, str(place)) for arg in args]
+        message = message.replace(name, str(place))
+    result = _rescore(*args)
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1 and message in result.output

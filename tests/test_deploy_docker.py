@@ -5,7 +5,7 @@ The files are parsed and compared with the service's settings, linted with hadol
 the reward service's exact command line and healthcheck are started locally with the same
 environment. Where podman with podman-compose (or Docker with compose) can run containers,
 ``docker-compose.yml`` itself is brought up, its server process killed, and the statistics
-must come back; without an engine that test is skipped.
+and the record must come back; without an engine that test is skipped.
 """
 
 from __future__ import annotations
@@ -154,13 +154,30 @@ def test_compose_environment_is_valid_service_settings(monkeypatch: pytest.Monke
     assert reward["healthcheck"]["test"] == ["CMD", "python", "-m", "reward_service.healthcheck"]
 
 
+def _named_volumes() -> dict[str, str]:
+    """The reward service's mounts of named volumes: mount point -> volume."""
+    mounts = [volume.split(":") for volume in SERVICES["reward"]["volumes"]]
+    assert all(name in COMPOSE["volumes"] for name, _ in mounts)
+    return {mount: name for name, mount in mounts}
+
+
 def test_statistics_file_lives_on_a_named_volume_the_service_user_owns() -> None:
     stats_file = Path(reward_env()[f"{ENV_PREFIX}STATS_FILE"])
-    (volume,) = SERVICES["reward"]["volumes"]
-    name, mount = volume.split(":")
-    assert name in COMPOSE["volumes"] and stats_file.parent == Path(mount)
+    assert str(stats_file.parent) in _named_volumes()
     (user,) = _instruction("service", "USER")
-    assert f"install -d -o {user} -g {user} {mount}" in " ".join(_instruction("service", "RUN"))
+    made = f"install -d -o {user} -g {user} {stats_file.parent}"
+    assert made in " ".join(_instruction("service", "RUN"))
+
+
+def test_the_record_lives_on_a_named_volume_only_the_service_user_reads() -> None:
+    """The record holds model outputs: a volume of its own, made 0700 for the image's user
+    (a new named volume takes the image folder's owner and mode)."""
+    record = reward_env()[f"{ENV_PREFIX}RECORD_DIR"]
+    volumes = _named_volumes()
+    assert record in volumes and list(volumes.values()).count(volumes[record]) == 1
+    (user,) = _instruction("service", "USER")
+    made = f"install -d -m 0700 -o {user} -g {user} {record}"
+    assert made in " ".join(_instruction("service", "RUN"))
 
 
 def test_compose_trainer_profile_gpu_and_dependency() -> None:
@@ -185,7 +202,8 @@ def test_monitoring_profile_scrapes_the_service() -> None:
 
 
 def test_the_containers_command_and_healthcheck_run_here(tmp_path: Path) -> None:
-    """The image's CMD with compose's environment (port, stats file and workers moved)."""
+    """The image's CMD with compose's environment (port, stats file, record and workers
+    moved)."""
     (command,) = _instruction("service", "CMD")
     port = free_port()
     env = {
@@ -193,6 +211,7 @@ def test_the_containers_command_and_healthcheck_run_here(tmp_path: Path) -> None
         f"{ENV_PREFIX}PORT": str(port),
         f"{ENV_PREFIX}WORKERS": "1",
         f"{ENV_PREFIX}STATS_FILE": str(tmp_path / "stats" / "stats.jsonl"),
+        f"{ENV_PREFIX}RECORD_DIR": str(tmp_path / "record"),
     }
     env[f"{ENV_PREFIX}API_TOKEN"] = ""
     executable = str(Path(sys.executable).parent / _exec_form(command)[0])
@@ -313,15 +332,29 @@ def _score_steps(url: str, steps: list[int]) -> dict:
     return stats_counts(url)
 
 
+def _recorded(url: str) -> int:
+    """Rows the service has written to its record."""
+    return httpx.get(f"{url}/health", timeout=10).json()["record"]["rows_written"]
+
+
+def _record_steps(url: str) -> list[int]:
+    return httpx.get(f"{url}/record/steps", timeout=60).json()["steps"]
+
+
 def test_compose_brings_the_statistics_back_after_a_crash_and_an_upgrade(
     compose_project: ComposeProject,
 ) -> None:
     """Up, score 3 steps, the server killed (compose restarts it), then down and up again
-    (an upgrade): the volume's statistics file gives the same steps back each time."""
+    (an upgrade): the volumes' statistics file and record give the same steps back each
+    time, and ``reward-service rescore`` in the image finds the record unchanged."""
     compose_project.run("up", "-d", "reward")
     compose_project.wait_healthy()
     before = _score_steps(compose_project.url, [1, 2, 3])
     assert before["steps"] == [1, 2, 3] and before["series"]["items"] == [2, 2, 2]
+    deadline = time.monotonic() + 10
+    while _recorded(compose_project.url) < 6:
+        assert time.monotonic() < deadline, "the record never held the 6 items"
+        time.sleep(0.1)
     killed = compose_project.server_pid()
     os.kill(killed, signal.SIGKILL)
     deadline = time.monotonic() + 60
@@ -329,7 +362,11 @@ def test_compose_brings_the_statistics_back_after_a_crash_and_an_upgrade(
         time.sleep(0.5)  # restarted by the restart policy
     compose_project.wait_healthy()
     assert stats_counts(compose_project.url) == before
-    compose_project.run("down")  # the volume stays
+    assert _record_steps(compose_project.url) == [1, 2, 3]
+    compose_project.run("down")  # the volumes stay
     compose_project.run("up", "-d", "reward")
     compose_project.wait_healthy()
     assert stats_counts(compose_project.url) == before
+    assert _record_steps(compose_project.url) == [1, 2, 3]
+    rescore = ["exec", "-T", "reward", "reward-service", "rescore", "/home/reward/record"]
+    assert "6 items in 3 steps: 0 changed" in " ".join(compose_project.run(*rescore).split())

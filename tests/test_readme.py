@@ -1,9 +1,13 @@
-"""README stays true: the settings table is generated, the commands name real entry points."""
+"""README stays true: the settings table is generated, the commands name real entry points,
+the recipes run."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from statistics import mean
+
+import pytest
 
 from reward_service.settings import settings_table
 
@@ -39,3 +43,32 @@ def test_the_openrlhf_request_body_is_answered_as_shown(service_url: str) -> Non
         f"{service_url}/openrlhf/get_reward", content=body, headers=headers, timeout=60
     )
     assert answer.json() == orjson.loads(shown)
+
+
+def test_the_records_reading_recipes_run_as_written(tmp_path: Path) -> None:
+    """The DuckDB one-liner and the Python recipe of the record's section, on a record."""
+    import duckdb
+
+    from reward_service.record import RecordWriter
+    from tests.record.helpers import batch
+
+    section = README.split("## Keep every scored item: the record", 1)[1].split("\n## ", 1)[0]
+    root = tmp_path / "record"
+    batches = {412: batch(40, seed=1), 413: batch(24, seed=2)}
+    with RecordWriter(root, "replica") as writer:
+        for step, scored in batches.items():
+            writer.append(step, scored)
+
+    sql = section.split('duckdb -c "', 1)[1].split('"\n', 1)[0]
+    rows = duckdb.sql(sql.replace("/data/record", str(root))).fetchall()
+    expected = [
+        (step, mean(r.verify for r in b.results), mean(r.score for r in b.results), len(b.results))
+        for step, b in batches.items()
+    ]
+    assert rows == [pytest.approx(row) for row in expected]
+
+    recipe = section.split("```python\n", 1)[1].split("```", 1)[0]
+    names: dict[str, object] = {}
+    exec(recipe.replace("/data/record", str(root)), names)
+    step = names["step"]
+    assert list(step["response"]) == [item.response for item in batches[412].items]

@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from reward_service.api.admission import InFlightLimit
 from reward_service.api.metrics import ServiceMetrics
 from reward_service.engine import BatchScorer
+from reward_service.record import RecordWriter
 from reward_service.settings import ServiceSettings
 from reward_service.stats import StatsStore
 
@@ -32,6 +33,7 @@ class ServiceState:
         stats: where batches are recorded and ``/stats`` is served from.
         in_flight: the bound on the items and body bytes being served.
         scorer_version: every component a verdict depends on, with its version.
+        record: where every scored item is kept (``REWARD_SERVICE_RECORD_DIR``), or None.
     """
 
     settings: ServiceSettings
@@ -40,6 +42,7 @@ class ServiceState:
     stats: StatsStore
     in_flight: InFlightLimit
     scorer_version: str
+    record: RecordWriter | None = None
 
 
 async def service_state(request: Request) -> ServiceState:

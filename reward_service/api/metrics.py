@@ -78,6 +78,11 @@ class ServiceMetrics:
             "Batches whose statistics could not be recorded or appended to the stats file.",
             registry=self.registry,
         )
+        self.record_rows_lost = Counter(
+            "reward_record_rows_lost",
+            "Scored items the record will never hold (a full or read-only disk, a full queue).",
+            registry=self.registry,
+        )
 
     def watch(self, in_flight: InFlightLimit, pool: ScoringPool) -> None:
         """Gauges of the work in the service now, read when ``/metrics`` is scraped."""

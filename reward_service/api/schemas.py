@@ -106,6 +106,19 @@ class ScoreResponse(BaseModel):
     elapsed_ms: float
 
 
+class RecordHealth(BaseModel):
+    """How the record (``REWARD_SERVICE_RECORD_DIR``) fares; it never changes readiness."""
+
+    rows_written: int = Field(description="Scored items this process wrote to the record.")
+    rows_lost: int = Field(
+        description="Scored items the record will never hold (a full or read-only disk)."
+    )
+    rows_pending: int = Field(description="Scored items queued, not yet on disk.")
+    failing: str | None = Field(
+        description="Why writing fails now (the last error), or null while it works."
+    )
+
+
 class HealthResponse(BaseModel):
     """Readiness of the service."""
 
@@ -116,3 +129,6 @@ class HealthResponse(BaseModel):
     )
     workers: int
     scorer_version: str
+    record: RecordHealth | None = Field(
+        None, description="The record's counts, when REWARD_SERVICE_RECORD_DIR is set."
+    )

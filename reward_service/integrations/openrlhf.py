@@ -11,9 +11,9 @@ items, bytes and items in flight), and dropped like ``/score``'s when the client
 OpenRLHF sends no headers, so when the service has a token it goes in the URL:
 ``.../openrlhf/get_reward?token=...``.
 
-For the statistics, the responses to one prompt are one GRPO group (the group id is a digest
-of the prompt text), and since OpenRLHF sends no step, its requests are numbered into steps
-by the recorder's policy for untagged batches (a quiet gap ends a step).
+For the statistics and the record, the responses to one prompt are one GRPO group (the group
+id is a digest of the prompt text), and since OpenRLHF sends no step, its requests are
+numbered into steps by the recorder's policy for untagged batches (a quiet gap ends a step).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ async def _token_in_query(
 
 
 router = APIRouter(tags=["trainers"], dependencies=[Depends(_token_in_query), RequireJson])
+ROUTE = "/openrlhf/get_reward"
 
 
 class OpenRLHFRequest(BaseModel):
@@ -140,7 +141,7 @@ def _report_unfound_prompts(responses: list[str | None], metrics: ServiceMetrics
 
 
 @router.post(
-    "/openrlhf/get_reward",
+    ROUTE,
     response_model=OpenRLHFResponse,
     openapi_extra={
         "requestBody": {
@@ -186,6 +187,8 @@ async def get_reward(request: Request, state: State) -> OpenRLHFResponse:
         ],
         None,
         time.perf_counter() - started,
+        ROUTE,
+        state.scorer.reward.weights,
     )
     results = report.results
     scores = [result.score for result in results]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -121,55 +121,90 @@ def _weights_column(weights: Sequence[RewardWeights]) -> pa.StructArray:
 def batch_table(
     batch: ScoredBatch, replica: str, batch_id: str, rows_per_chunk: int = CONVERTED_ROWS
 ) -> pa.Table:
-    """The rows of ``batch`` in :data:`FILE_SCHEMA`, turned into Arrow ``rows_per_chunk``
-    at a time (each conversion holds the GIL; between them other threads run).
+    """The rows of ``batch`` in :data:`FILE_SCHEMA` (see :func:`batches_table`).
 
     Raises:
         pyarrow.ArrowException, TypeError, ValueError: a value does not fit its column.
     """
-    count = len(batch.results)
-    weights = batch.weights
-    if isinstance(weights, RewardWeights):
-        weights = [weights] * count
-    chunks = [
-        _chunk_table(batch, weights, replica, batch_id, start, start + rows_per_chunk)
-        for start in range(0, count, rows_per_chunk)
-    ]
+    return batches_table([(batch, batch_id)], replica, rows_per_chunk)
+
+
+def batches_table(
+    batches: Sequence[tuple[ScoredBatch, str]], replica: str, rows_per_chunk: int = CONVERTED_ROWS
+) -> pa.Table:
+    """The rows of ``batches`` (each with its id), in order, in :data:`FILE_SCHEMA`, turned
+    into Arrow ``rows_per_chunk`` at a time across the batches' bounds: each conversion holds
+    the GIL (between them other threads run), and has a cost of its own, so a stream of
+    small batches (verl's 1-8 items) costs per row what one large batch does.
+
+    Raises:
+        pyarrow.ArrowException, TypeError, ValueError: a value does not fit its column.
+    """
+    chunks: list[pa.Table] = []
+    pending: list[_Slice] = []
+    filled = 0
+    for batch, batch_id in batches:
+        count, position = len(batch.results), 0
+        while position < count:
+            take = min(rows_per_chunk - filled, count - position)
+            pending.append(_Slice(batch, batch_id, position, position + take))
+            filled, position = filled + take, position + take
+            if filled == rows_per_chunk:
+                chunks.append(_slices_table(pending, replica))
+                pending, filled = [], 0
+    if pending:
+        chunks.append(_slices_table(pending, replica))
     return pa.concat_tables(chunks) if chunks else FILE_SCHEMA.empty_table()
 
 
-def _chunk_table(
-    batch: ScoredBatch,
-    weights: Sequence[RewardWeights],
-    replica: str,
-    batch_id: str,
-    start: int,
-    stop: int,
-) -> pa.Table:
-    items, results = batch.items[start:stop], batch.results[start:stop]
-    count = len(items)
-    columns = {
-        "time": [int(batch.time * 1000)] * count,
-        "route": [batch.route] * count,
-        "replica": [replica] * count,
-        "batch": [batch_id] * count,
-        "item": list(range(start, start + count)),
-        "group": [item.group for item in items],
-        "data_source": [item.data_source for item in items],
-        "response": [item.response for item in items],
-        "ground_truth": [item.ground_truth for item in items],
-        "pred": [result.pred for result in results],
-        "verdict": [result.verdict for result in results],
-        "verify": [result.verify for result in results],
-        "format": [result.format for result in results],
-        "reflect": [result.reflect for result in results],
-        "score": [result.score for result in results],
-        "format_failures": [result.format_failures for result in results],
-        "status": [result.status for result in results],
-        "error": [result.error for result in results],
-        "weights": _weights_column(weights[start:stop]),
-        "response_tokens": [item.response_tokens for item in items],
-        "truncated": [item.truncated for item in items],
-        "scorer_version": [batch.scorer_version] * count,
-    }
+@dataclass(frozen=True)
+class _Slice:
+    """Rows ``start`` to ``stop`` of one batch, with its id."""
+
+    batch: ScoredBatch
+    batch_id: str
+    start: int
+    stop: int
+
+    def columns(self, replica: str) -> dict[str, list[Any]]:
+        """Its rows' values, column by column (the weights as RewardWeights)."""
+        batch, start, stop = self.batch, self.start, self.stop
+        items, results = batch.items[start:stop], batch.results[start:stop]
+        count = len(items)
+        weights = batch.weights
+        return {
+            "time": [int(batch.time * 1000)] * count,
+            "route": [batch.route] * count,
+            "replica": [replica] * count,
+            "batch": [self.batch_id] * count,
+            "item": list(range(start, stop)),
+            "group": [item.group for item in items],
+            "data_source": [item.data_source for item in items],
+            "response": [item.response for item in items],
+            "ground_truth": [item.ground_truth for item in items],
+            "pred": [result.pred for result in results],
+            "verdict": [result.verdict for result in results],
+            "verify": [result.verify for result in results],
+            "format": [result.format for result in results],
+            "reflect": [result.reflect for result in results],
+            "score": [result.score for result in results],
+            "format_failures": [result.format_failures for result in results],
+            "status": [result.status for result in results],
+            "error": [result.error for result in results],
+            "weights": [weights] * count
+            if isinstance(weights, RewardWeights)
+            else list(weights[start:stop]),
+            "response_tokens": [item.response_tokens for item in items],
+            "truncated": [item.truncated for item in items],
+            "scorer_version": [batch.scorer_version] * count,
+        }
+
+
+def _slices_table(slices: list[_Slice], replica: str) -> pa.Table:
+    """One conversion: the rows of ``slices``, in order."""
+    columns: dict[str, Any] = {}
+    for piece in slices:
+        for name, values in piece.columns(replica).items():
+            columns.setdefault(name, []).extend(values)
+    columns["weights"] = _weights_column(columns["weights"])
     return pa.Table.from_pydict(columns, schema=FILE_SCHEMA)

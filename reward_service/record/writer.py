@@ -46,7 +46,7 @@ from reward_service.record.files import (
     step_folders,
     write_atomically,
 )
-from reward_service.record.schema import FILE_SCHEMA, ScoredBatch, batch_table
+from reward_service.record.schema import FILE_SCHEMA, ScoredBatch, batch_table, batches_table
 
 logger = logging.getLogger("reward_service.record")
 
@@ -150,6 +150,11 @@ class RecordWriter:
             waiting = f"over {self._max_pending_rows} rows wait to be written"
             self._lose(rows, "queue", f"{waiting}: new batches are lost until fewer wait")
 
+    def lose(self, rows: int, why: str) -> None:
+        """Count ``rows`` that will never be appended (a batch that got no step) as lost,
+        like the writer's own losses; ``why`` is logged the first time only."""
+        self._lose(rows, "unrecorded", f"{why}: their rows are lost")
+
     @property
     def status(self) -> RecordStatus:
         """The counts so far and whether writing fails now."""
@@ -200,21 +205,30 @@ class RecordWriter:
     def _write_queued(self) -> None:
         with self._lock:
             queued, self._queue = self._queue, []
-        by_step: dict[int, list[pa.Table]] = {}
+        by_step: dict[int, list[tuple[ScoredBatch, str]]] = {}
         for step, batch in queued:
+            batch_id = f"{self._session}-{next(self._batch_numbers)}"
+            by_step.setdefault(step, []).append((batch, batch_id))
+        for step, batches in by_step.items():
+            table = self._rows(batches)
+            if table.num_rows:
+                self._write_step(step, table)
+        if queued:
+            self._recovered("queue", "batches are queued again")
+
+    def _rows(self, batches: list[tuple[ScoredBatch, str]]) -> pa.Table:
+        """The rows of ``batches``, converted together; when that fails, one batch at a
+        time, so that a batch that cannot be recorded costs its own rows only."""
+        with contextlib.suppress(Exception):  # else one of them cannot be: which?
+            return batches_table(batches, self.replica)
+        tables = []
+        for batch, batch_id in batches:
             try:
-                table = batch_table(
-                    batch, self.replica, f"{self._session}-{next(self._batch_numbers)}"
-                )
+                tables.append(batch_table(batch, self.replica, batch_id))
             except Exception as exc:  # the batch's own problem: it is lost, nothing else
                 self._unqueue(len(batch.results))
                 self._lose(len(batch.results), "rows", f"a batch cannot be recorded: {exc!r}")
-                continue
-            by_step.setdefault(step, []).append(table)
-        for step, tables in by_step.items():
-            self._write_step(step, pa.concat_tables(tables))
-        if queued:
-            self._recovered("queue", "batches are queued again")
+        return pa.concat_tables(tables) if tables else FILE_SCHEMA.empty_table()
 
     def _write_step(self, step: int, table: pa.Table) -> None:
         folder = step_folder(self.directory, step)

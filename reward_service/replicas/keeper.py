@@ -7,7 +7,9 @@ Every replica reports what it records to one named, detached Ray actor, the *kee
   response tables), so ``/stats``, ``/stats/responses/{id}``, ``/dashboard`` and the file
   describe every batch of every replica. The keeper numbers the batches that carry no step
   (the recorder's quiet-gap policy, on the times the replicas scored them), so every
-  replica's untagged batches fall into the same steps;
+  replica's untagged batches fall into the same steps, and answers with the step it counted
+  each batch in: the replica then files the batch's rows in its record under that step, the
+  one ``/stats`` shows (a tagged batch's rows go at once);
 - its Prometheus metrics, every few seconds: ``GET /metrics/replicas`` serves every live
   replica's, each series labelled with its replica. In return it gets the deployment's open
   alarms (read from the keeper's steps), which its own ``reward_alarm`` gauges show: a
@@ -39,7 +41,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from reward_service.errors import NoSuchResponse, StatsUnavailable
 from reward_service.scoring import ScoreResult
-from reward_service.stats import BatchRecord, ScoredItem, StatsRecorder
+from reward_service.stats import BatchRecord, ScoredItem, StatsRecorder, StepCallback
 from reward_service.stats.alarms import DEFAULT_ALARM_SETTINGS, AlarmSettings
 
 if TYPE_CHECKING:
@@ -100,11 +102,10 @@ class StatsKeeper:
         """The settings it was started with."""
         return self.settings
 
-    def add(self, records: list[BatchRecord]) -> int:
-        """Count batches recorded by a replica; returns how many."""
-        for record in records:
-            self._recorder.add(record)
-        return len(records)
+    def add(self, records: list[BatchRecord]) -> list[int]:
+        """Count batches recorded by a replica; returns the step each was counted in (the
+        number it gave the untagged ones), in order."""
+        return [self._recorder.add(record) for record in records]
 
     def snapshot_json(self, limit: int | None = None) -> bytes:
         """What ``/stats`` serves, for the whole deployment."""
@@ -193,7 +194,7 @@ class SharedStats:
         self._replica = replica
         self._registry = registry
         self._on_drop = on_drop
-        self._pending: deque[BatchRecord] = deque()
+        self._pending: deque[tuple[BatchRecord, StepCallback | None]] = deque()
         self._open_alarms: list[tuple[str, str]] = []
         self._loop = asyncio.get_running_loop()
         self._waiting = asyncio.Event()
@@ -204,12 +205,20 @@ class SharedStats:
         results: Sequence[ScoreResult],
         step: int | None,
         latency_ms: float,
+        *,
+        on_step: StepCallback | None = None,
     ) -> None:
-        """Queue one scored batch for the keeper (never waits for it)."""
+        """Queue one scored batch for the keeper (never waits for it). ``on_step`` learns a
+        tagged batch's step at once, an untagged one's when the keeper has numbered it."""
         if len(self._pending) >= PENDING_AT_MOST:
-            self._pending.popleft()
+            _, dropped = self._pending.popleft()
             self._on_drop()
-        self._pending.append(BatchRecord.of(items, results, step, latency_ms))
+            if dropped is not None:
+                dropped(None)
+        if on_step is not None and step is not None:
+            on_step(step)
+            on_step = None
+        self._pending.append((BatchRecord.of(items, results, step, latency_ms), on_step))
         self._loop.call_soon_threadsafe(self._waiting.set)
 
     def snapshot_json(self, limit: int | None = None) -> bytes:
@@ -277,9 +286,22 @@ class SharedStats:
     async def _send_pending(self) -> None:
         while self._pending:
             chunk = list(itertools.islice(self._pending, SEND_AT_MOST))
-            await self._keeper.add.remote(chunk)
+            steps = await self._keeper.add.remote([record for record, _ in chunk])
             for _ in chunk:
                 self._pending.popleft()
+            if not isinstance(steps, list):  # a keeper started by an earlier version
+                logger.warning("the statistics keeper gives no steps: kill it (see the README)")
+                steps = [None] * len(chunk)
+            for (_, on_step), step in zip(chunk, steps, strict=True):
+                if on_step is not None:
+                    on_step(step)
+
+    def give_up(self) -> None:
+        """Tell every batch still waiting for the keeper that it will get no step."""
+        while self._pending:
+            _, on_step = self._pending.popleft()
+            if on_step is not None:
+                on_step(None)
 
     async def flush(self, timeout_s: float) -> bool:
         """Wait until the keeper has every queued batch; returns whether it has."""
@@ -290,7 +312,8 @@ class SharedStats:
         return not self._pending
 
 
-def _replica_name() -> str:
+def serve_replica_id() -> str:
+    """This Serve replica's id (a Ray actor's id, or ``driver``, outside Serve)."""
     from ray import serve
 
     try:
@@ -310,7 +333,7 @@ async def open_shared_stats(
     stats = SharedStats(
         handle,
         lambda: keeper(settings),
-        _replica_name(),
+        serve_replica_id(),
         metrics.registry,
         on_drop=metrics.stats_failures.inc,
     )
@@ -323,3 +346,4 @@ async def open_shared_stats(
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
+        stats.give_up()

@@ -16,7 +16,8 @@ keeper (a detached Ray actor on the head node, :mod:`~reward_service.replicas.ke
 and ``/metrics/replicas`` (:mod:`~reward_service.replicas.metrics_route`) every replica's
 metrics. They share their verdicts too (:mod:`~reward_service.replicas.verdicts`): an
 answer verified on one replica is not verified again on another (``share_verdicts=false``
-turns it off).
+turns it off). With ``REWARD_SERVICE_RECORD_DIR``, each replica writes files of its own (named
+by host, pid and replica) into the record, under the steps the keeper gives.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from collections.abc import Mapping
 from ray import serve
 from ray.serve import Application
 
-from reward_service.app import create_app
+from reward_service.app import create_app, process_name
 from reward_service.replicas import metrics_route
-from reward_service.replicas.keeper import open_shared_stats
+from reward_service.replicas.keeper import open_shared_stats, serve_replica_id
 from reward_service.replicas.verdicts import shared_verdicts
 from reward_service.settings import ENV_PREFIX
 
@@ -44,7 +45,9 @@ def build_app(
     env = {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX)}
     env[f"{ENV_PREFIX}WORKERS"] = str(workers_per_replica)
     app = create_app(
-        open_stats=open_shared_stats, share_verdicts=shared_verdicts if share_verdicts else None
+        open_stats=open_shared_stats,
+        share_verdicts=shared_verdicts if share_verdicts else None,
+        replica_name=lambda: f"{process_name()}-{serve_replica_id()}",
     )
     app.include_router(metrics_route.router)
 

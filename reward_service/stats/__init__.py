@@ -21,7 +21,7 @@
 """
 
 from reward_service.stats.jsonl import read_jsonl
-from reward_service.stats.recorder import BatchRecord, StatsRecorder, StatsStore
+from reward_service.stats.recorder import BatchRecord, StatsRecorder, StatsStore, StepCallback
 from reward_service.stats.step import (
     ANSWERS_KEPT,
     CALIBRATION_CELLS,
@@ -41,6 +41,7 @@ __all__ = [
     "ScoredItem",
     "StatsRecorder",
     "StatsStore",
+    "StepCallback",
     "StepStats",
     "merge_by_step",
     "read_jsonl",

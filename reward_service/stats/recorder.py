@@ -35,6 +35,10 @@ LATEST_ITEMS = 12
 FAILED_ITEMS = 8
 """Timed-out or failed responses kept for their own table."""
 
+StepCallback = Callable[[int | None], None]
+"""Told, once, the step a recorded batch was counted in (the trainer's, or the number given
+to an untagged batch); None when it never will be (a Ray Serve replica gave the batch up)."""
+
 
 def _last_kept(
     pairs: Sequence[tuple[ScoredItem, ScoreResult]], count: int
@@ -93,8 +97,11 @@ class StatsStore(Protocol):
         results: Sequence[ScoreResult],
         step: int | None,
         latency_ms: float,
+        *,
+        on_step: StepCallback | None = None,
     ) -> None:
-        """Count one scored batch; never fails the request that scored it."""
+        """Count one scored batch; never fails the request that scored it. ``on_step`` is
+        told the step the batch was counted in, as soon as that is known."""
 
     def snapshot_json(self, limit: int | None = None) -> bytes:
         """What ``/stats`` sends: the view of the kept steps (the last ``limit``), bounded.
@@ -173,11 +180,16 @@ class StatsRecorder:
         step: int | None,
         latency_ms: float,
         now: float | None = None,
+        *,
+        on_step: StepCallback | None = None,
     ) -> None:
         """Count one scored batch (scored at ``now``, by default now); ``step`` None is
-        numbered by :func:`~reward_service.stats.kept_steps.untagged_step`."""
+        numbered by :func:`~reward_service.stats.kept_steps.untagged_step`. ``on_step`` is
+        told the step it was counted in, at once."""
         latest, failed = self._tables.latest.maxlen or 0, self._tables.failed.maxlen or 0
-        self.add(BatchRecord.of(items, results, step, latency_ms, now, latest, failed))
+        counted = self.add(BatchRecord.of(items, results, step, latency_ms, now, latest, failed))
+        if on_step is not None:
+            on_step(counted)
 
     def add(self, record: BatchRecord) -> int:
         """Count one batch recorded here or by another replica; returns its step."""

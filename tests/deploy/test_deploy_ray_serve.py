@@ -1,9 +1,10 @@
 """Scale-out on a real two-node Ray cluster (two raylets on this machine, one CPU each): the
 app on Ray Serve with two replicas, one on each node, behind Ray's HTTP proxy on 127.0.0.1.
 
-The replicas share one view: /stats, the response tables, the statistics file and
-/metrics/replicas add up to what was sent, whichever replica answers (untagged requests are
-numbered into steps once, by the keeper), and survive a replica or the keeper dying.
+The replicas share one view: /stats, the response tables, the statistics file, the record
+(one folder both replicas write) and /metrics/replicas add up to what was sent, whichever
+replica answers (untagged requests are numbered into steps once, by the keeper), and survive
+a replica or the keeper dying.
 The module takes about 2 minutes and 3 GiB (two nodes, the Serve controller and proxy, two
 replicas with one scoring process each, the keeper).
 """
@@ -15,6 +16,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,13 @@ def stats_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def serve_url(cluster: TwoNodeCluster, stats_file: Path) -> Iterator[str]:
+def record_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's record: one folder every replica writes into (a shared path)."""
+    return tmp_path_factory.mktemp("record")
+
+
+@pytest.fixture(scope="module")
+def serve_url(cluster: TwoNodeCluster, stats_file: Path, record_dir: Path) -> Iterator[str]:
     import ray
     from ray import serve
 
@@ -68,6 +76,7 @@ def serve_url(cluster: TwoNodeCluster, stats_file: Path) -> Iterator[str]:
     saved = dict(os.environ)
     os.environ["REWARD_SERVICE_STATS_FILE"] = str(stats_file)  # passed on to the replicas
     os.environ["REWARD_SERVICE_STATS_STEP_GAP_S"] = str(STEP_GAP_S)
+    os.environ["REWARD_SERVICE_RECORD_DIR"] = str(record_dir)
     ray.init(address=cluster.address, log_to_driver=False)
     port = free_port()
     try:
@@ -316,6 +325,43 @@ def test_the_response_tables_hold_every_replicas_responses(serve_url: str) -> No
     assert never.status_code == 404 and never.json()["detail"] == "no such response: 0"
     page = httpx.get(f"{serve_url}/dashboard", timeout=30)
     assert page.status_code == 200 and "/stats" in page.text
+
+
+def _recorded_per_step(record_dir: Path) -> dict[int, int]:
+    """Items per step in the record, read with pyarrow alone from every replica's files."""
+    import pyarrow.dataset
+
+    if not any(record_dir.glob("step=*/*.parquet")):
+        return {}
+    steps = pyarrow.dataset.dataset(record_dir, format="parquet", partitioning="hive")
+    return dict(Counter(steps.to_table(columns=["step"])["step"].to_pylist()))
+
+
+def test_the_record_holds_every_replicas_items_under_the_steps_stats_shows(
+    serve_url: str, record_dir: Path
+) -> None:
+    """Both replicas write into the one folder; the untagged batches the keeper numbered are
+    filed under its numbers, so the record and /stats count the same items per step, and
+    /record/steps/{step} reads every replica's files whichever replica answers."""
+    time.sleep(STEP_GAP_S * 1.5)  # a quiet gap: the untagged burst below is a step of its own
+    before = _items_per_step(serve_url)
+    _send(serve_url, _requests_of(ITEMS_PER_STEP, None))
+    _send(serve_url, _requests_of(16, 4321))
+    _wait_for(
+        lambda: (shown := _items_per_step(serve_url)) and _recorded_per_step(record_dir) == shown,
+        SETTLE_S,
+        "the record and /stats never counted the same items per step",
+    )
+    shown = _items_per_step(serve_url)
+    new = {step: items for step, items in shown.items() if step not in before}
+    assert new == {max(before) + 1: ITEMS_PER_STEP, 4321: 16}
+    import pyarrow.dataset
+
+    table = pyarrow.dataset.dataset(record_dir, format="parquet", partitioning="hive").to_table()
+    assert len(set(table["replica"].to_pylist())) == 2
+    for _ in range(4):  # whichever replica answers
+        page = httpx.get(f"{serve_url}/record/steps/{max(shown)}", timeout=60).json()
+        assert page["items"] == shown[max(shown)]
 
 
 def test_a_token_in_the_url_reaches_no_log(serve_url: str, cluster: TwoNodeCluster) -> None:

@@ -1,10 +1,13 @@
-"""Batches to record and a way to wait for what the writer's thread does."""
+"""Batches to record, a way to wait for what the writer's thread does, filling a disk."""
 
 from __future__ import annotations
 
+import contextlib
 import random
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from reward_service.bench.workload import grpo_step
@@ -73,3 +76,16 @@ def batch(count: int, seed: int = 0) -> ScoredBatch:
         VERSION,
         time.time(),
     )
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of ``disk``; remove the returned file to give them back."""
+    ballast = disk / "ballast"
+    with ballast.open("wb", buffering=0) as sink, contextlib.suppress(OSError):
+        while True:
+            sink.write(b"\0" * 4096)
+    return ballast
+
+
+def remount(disk: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(disk)], check=True)

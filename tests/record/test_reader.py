@@ -1,4 +1,4 @@
-"""Reading the record: step by step here, and whole with pyarrow or DuckDB alone."""
+"""Reading the record: step by step here, and with pyarrow, DuckDB, pandas or polars alone."""
 
 from __future__ import annotations
 
@@ -142,3 +142,17 @@ def test_the_record_documents_its_columns(record: Path) -> None:
     assert schema.field("weights").type == pa.struct(
         [("alpha", pa.float64()), ("beta", pa.float64()), ("gamma", pa.float64())]
     )
+
+
+def test_pandas_and_polars_alone_read_one_step(record: Path) -> None:
+    """The README's pandas and polars recipes: a step's rows, with their step."""
+    import pandas
+    import polars
+
+    expected = sorted((response, verify) for response, _, verify in rows_of(3))
+    frame = pandas.read_parquet(record, filters=[("step", "==", 3)])
+    assert sorted(zip(frame["response"], frame["verify"], strict=True)) == expected
+    lazy = polars.scan_parquet(f"{record}/**/*.parquet", hive_partitioning=True)
+    step = lazy.filter(polars.col("step") == 3).collect()
+    assert sorted(step.select("response", "verify").iter_rows()) == expected
+    assert set(step["step"]) == {3}

@@ -148,3 +148,33 @@ def test_rescoring_a_0_2_0_record_finds_the_verdicts_0_3_0_changed(
         ]
         == 1
     )
+
+
+def test_the_rescore_command_shows_what_0_3_0_changed(
+    scorer_0_2_0: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reward-service rescore`` on the 0.2.0 record: the changed items, counted per step,
+    and the most frequent changes by answer and label."""
+    from typer.testing import CliRunner
+
+    from reward_service.cli import app
+
+    cases = CHANGED_BY_0_3_0 + KEPT_BY_0_3_0
+    items = [ScoredItem(response(answer, said), label) for answer, label, said in cases]
+    version, results = score_with(scorer_0_2_0, [(i.response, i.ground_truth) for i in items])
+    record = tmp_path / "record"
+    with RecordWriter(record, "replica") as writer:
+        writer.append(3, ScoredBatch(items, results, RewardWeights(), "/score", version, 0.0))
+    monkeypatch.setenv("REWARD_SERVICE_WORKERS", "1")
+    done = CliRunner().invoke(app, ["rescore", str(record), "--out", str(tmp_path / "d.parquet")])
+    assert done.exit_code == 0, done.output
+    output = " ".join(done.output.split())
+    changed = len(CHANGED_BY_0_3_0)
+    assert f"│ 3 │ {len(cases)} │ {changed} │ 0 │" in output
+    assert f"{len(cases)} items in 1 step: {changed} changed" in output
+    assert f"recorded by: {version} ({len(cases)})" in output
+    table = done.output.split("Most frequent changes", 1)[1]
+    cells = [line.strip("│").split("│") for line in table.splitlines() if line.startswith("│")]
+    shown = [(answer.strip(), label.strip()) for answer, label, *_ in cells if answer.strip()]
+    assert shown == [(answer, label) for answer, label, _ in CHANGED_BY_0_3_0]
+    assert pq.read_table(tmp_path / "d.parquet").num_rows == changed

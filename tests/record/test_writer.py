@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
@@ -12,14 +11,13 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from reward_service.record import RecordWriter, open_record
 from reward_service.record.files import data_files, is_record, step_folder
-from tests.record.helpers import batch, wait_until
+from tests.record.helpers import batch, fill, remount, wait_until
 
 REPO = Path(__file__).parents[2]
 QUICK = {"flush_interval_s": 0.05}
@@ -197,35 +195,6 @@ def test_kill_9_loses_at_most_the_last_second(
     assert due <= on_disk <= appended[-1][0]
     assert caplog.messages == []
     assert all(len(files_of(tmp_path, step)) == 1 for step in record.steps())
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB filesystem of its own (tmpfs), to fill up or make read-only."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=True)
-
-
-def fill(disk: Path) -> Path:
-    """Take every free byte of ``disk``; remove the returned file to give them back."""
-    ballast = disk / "ballast"
-    with ballast.open("wb", buffering=0) as sink, contextlib.suppress(OSError):
-        while True:
-            sink.write(b"\0" * 4096)
-    return ballast
-
-
-def remount(disk: Path, options: str) -> None:
-    subprocess.run(["mount", "-o", f"remount,{options}", str(disk)], check=True)
 
 
 def warnings(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import random
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -172,6 +173,19 @@ def test_untagged_batches_are_steps_separated_by_quiet_gaps(results, tmp_path: P
     assert [s.items for s in read_jsonl(path)] == [18, 6, 12, 6]
     assert [item["pred"] for item in snapshot["latest"]] == ["12.0", "12.80", None]
     assert recorder.snapshot(limit=1)["steps"] == [11]
+
+
+def test_the_caller_learns_the_step_each_batch_was_counted_in(results) -> None:
+    """``on_step`` is told the step /stats counts the batch in: the trainer's, or the number
+    the quiet-gap policy gave it (what the record files the batch under)."""
+    recorder = StatsRecorder(untagged_gap_s=10)
+    told: list[int | None] = []
+    arrivals = [(None, 0.0), (None, 9.0), (None, 30.0), (10, 31.0), (None, 32.0), (None, 50.0)]
+    for step, now in arrivals:
+        recorder.record(items_of(BATCH), results, step, 1.0, now=now, on_step=told.append)
+    assert told == [0, 0, 1, 10, 10, 11]
+    counted = Counter(told)
+    assert {s["step"]: s["batches"] for s in recorder.step_counts()} == counted
 
 
 def test_a_batch_record_sent_elsewhere_counts_as_if_recorded_there(results) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from reward_service.api.deps import State
-from reward_service.api.schemas import HealthResponse
+from reward_service.api.deps import ServiceState, State
+from reward_service.api.schemas import HealthResponse, RecordHealth
 
 router = APIRouter(tags=["operations"])
 
@@ -15,7 +15,9 @@ router = APIRouter(tags=["operations"])
 async def health(state: State, response: Response) -> HealthResponse:
     """200 when a verification would run now: a probe went through the scoring pool in
     the last second or two, or waits behind work still within its limits (``busy``);
-    503 while a broken pool is replaced or the probe failed. A stuck pool is replaced."""
+    503 while a broken pool is replaced or the probe failed. A stuck pool is replaced.
+    With the record on, ``record`` holds its counts (a disk that fails it fails no request,
+    and leaves readiness alone)."""
     pool = state.scorer.pool
     status = await pool.health()
     if status not in ("ok", "busy"):
@@ -24,6 +26,19 @@ async def health(state: State, response: Response) -> HealthResponse:
         status=status,
         workers=pool.workers,
         scorer_version=state.scorer_version,
+        record=_record_health(state),
+    )
+
+
+def _record_health(state: ServiceState) -> RecordHealth | None:
+    if state.record is None:
+        return None
+    status = state.record.status
+    return RecordHealth(
+        rows_written=status.rows_written,
+        rows_lost=status.rows_lost,
+        rows_pending=status.rows_pending,
+        failing=status.failing,
     )
 
 

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Request, Response
 from reward_service.api.body import parse_score_request, read_body
 from reward_service.api.deps import RequireJson, RequireToken, State
 from reward_service.api.disconnects import unless_client_leaves
-from reward_service.api.recording import record_scored
+from reward_service.api.recording import ItemWeights, record_scored
 from reward_service.api.schemas import ScoreItemIn, ScoreRequest, ScoreResponse
 from reward_service.engine import BatchItem
 from reward_service.scoring import RewardWeights
 from reward_service.stats import ScoredItem
 
 router = APIRouter(tags=["scoring"], dependencies=[RequireToken, RequireJson])
+ROUTE = "/score"
 
 
 def _scored_item(item: ScoreItemIn) -> ScoredItem:
@@ -38,7 +39,7 @@ def _weights(score_request: ScoreRequest, defaults: RewardWeights) -> RewardWeig
 
 
 @router.post(
-    "/score",
+    ROUTE,
     response_model=ScoreResponse,
     openapi_extra={
         "requestBody": {
@@ -66,10 +67,9 @@ async def score(request: Request, state: State) -> Response:
             BatchItem(item.response, item.ground_truth, item.extra_info)
             for item in score_request.items
         ]
+        weights = _weights(score_request, scorer.reward.weights)
         with in_flight.admit(items=len(items)):
-            report = await unless_client_leaves(
-                request, scorer.score(items, _weights(score_request, scorer.reward.weights))
-            )
+            report = await unless_client_leaves(request, scorer.score(items, weights))
     elapsed = time.perf_counter() - started
     answer = orjson.dumps(
         {
@@ -80,5 +80,6 @@ async def score(request: Request, state: State) -> Response:
     )
     # The response is decided: statistics are recorded now and can no longer fail it.
     scored = [_scored_item(item) for item in score_request.items]
-    record_scored(state, report, scored, score_request.step, elapsed)
+    used = ItemWeights(weights, [item.extra_info for item in score_request.items])
+    record_scored(state, report, scored, score_request.step, elapsed, ROUTE, used)
     return Response(answer, media_type="application/json")
