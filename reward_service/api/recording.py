@@ -54,6 +54,16 @@ class ItemWeights(Sequence[RewardWeights]):
             return self._base
 
 
+def item_weights(
+    base: RewardWeights, extra_infos: Sequence[Mapping[str, Any] | None]
+) -> RewardWeights | ItemWeights:
+    """The weights a batch's items were scored with: ``base`` for all of them when no item
+    carries an ``extra_info`` (the usual request), else each item's, read when recorded."""
+    if all(info is None for info in extra_infos):
+        return base
+    return ItemWeights(base, extra_infos)
+
+
 class ToRecord:
     """Files a batch in the record once the statistics say its step (called once; later
     calls do nothing); a batch that gets no step is counted as lost."""

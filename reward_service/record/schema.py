@@ -114,6 +114,7 @@ class ScoredBatch:
 
 def _weights_column(weights: Sequence[RewardWeights]) -> pa.StructArray:
     """The weights as a struct column, built from three float columns (no dict per row)."""
+    weights = list(weights)  # each read once, however the sequence computes them
     fields = [pa.array([getattr(w, name) for w in weights], pa.float64()) for name in WEIGHTS]
     return pa.StructArray.from_arrays(fields, fields=list(WEIGHTS_TYPE))
 

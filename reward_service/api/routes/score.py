@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from reward_service.api.body import parse_score_request, read_body
 from reward_service.api.deps import RequireJson, RequireToken, State
 from reward_service.api.disconnects import unless_client_leaves
-from reward_service.api.recording import ItemWeights, record_scored
+from reward_service.api.recording import item_weights, record_scored
 from reward_service.api.schemas import ScoreItemIn, ScoreRequest, ScoreResponse
 from reward_service.engine import BatchItem
 from reward_service.scoring import RewardWeights
@@ -80,6 +80,6 @@ async def score(request: Request, state: State) -> Response:
     )
     # The response is decided: statistics are recorded now and can no longer fail it.
     scored = [_scored_item(item) for item in score_request.items]
-    used = ItemWeights(weights, [item.extra_info for item in score_request.items])
+    used = item_weights(weights, [item.extra_info for item in score_request.items])
     record_scored(state, report, scored, score_request.step, elapsed, ROUTE, used)
     return Response(answer, media_type="application/json")
