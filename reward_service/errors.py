@@ -48,6 +48,14 @@ class NoSuchResponse(LookupError):
     """A response id this run never issued (as opposed to one no longer kept)."""
 
 
+PROMPT_NOT_FOUND = (
+    "the prompt was not found at the start of the query (even with whitespace ignored, "
+    "or as a truncated prompt's tail), so the response cannot be told from the prompt"
+)
+"""The error of an OpenRLHF query that does not start with its prompt: the route's own
+verdict, never the scorer's, so re-scoring leaves such an item as it was."""
+
+
 class RewardServiceError(RuntimeError):
     """Scoring through the reward service failed."""
 

@@ -41,6 +41,7 @@ from reward_service.api import (
     validated,
 )
 from reward_service.engine import BatchItem, BatchReport
+from reward_service.errors import PROMPT_NOT_FOUND
 from reward_service.integrations.openrlhf_prompt import response_start
 from reward_service.scoring import error_result
 from reward_service.stats import ScoredItem
@@ -94,12 +95,6 @@ class OpenRLHFResponse(BaseModel):
     rewards: list[float]
     scores: list[float]
     extra_logs: dict[str, list[float]]
-
-
-PROMPT_NOT_FOUND = (
-    "the prompt was not found at the start of the query (even with whitespace ignored, "
-    "or as a truncated prompt's tail), so the response cannot be told from the prompt"
-)
 
 
 def response_text(query: str, prompt: str) -> str | None:
