@@ -10,6 +10,7 @@ This is where the parts meet: the engine (:mod:`reward_service.engine`), the sta
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import socket
@@ -18,6 +19,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -137,6 +140,35 @@ async def open_record_writer(
         await asyncio.to_thread(writer.close)
 
 
+def _warn_if_open_to_the_network(settings: ServiceSettings) -> None:
+    """Say so when a service without a token listens beyond this host: /stats and /record
+    hold the model's responses."""
+    if settings.api_token is None and not _loopback(settings.host):
+        logger.warning(
+            "no REWARD_SERVICE_API_TOKEN: /score, /stats and /record are open to anyone who "
+            "can reach %s:%d",
+            settings.host,
+            settings.port,
+        )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name
+        return host == "localhost"
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each problem's place, message and type, never echoing what was sent (a
+    path or query parameter may hold a credential)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    problems = [
+        {key: error[key] for key in ("type", "loc", "msg") if key in error} for error in errors
+    ]
+    return JSONResponse({"detail": jsonable_encoder(problems)}, status_code=422)
+
+
 def create_app(
     settings: ServiceSettings | None = None,
     open_stats: StatsOpener = open_local_stats,
@@ -156,6 +188,7 @@ def create_app(
         resolved = settings or ServiceSettings()
         token = resolved.api_token
         redact_access_logs(None if token is None else token.get_secret_value())
+        _warn_if_open_to_the_network(resolved)
         metrics = ServiceMetrics()
         # before the pool starts: an unwritable stats file stops start-up without workers
         shared = None
@@ -188,10 +221,12 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served below from the package's own copy of Swagger UI
         redoc_url=None,
+        redirect_slashes=False,  # a redirect would repeat the URL, query and all
     )
     app.add_middleware(ScoreRequestCounter)
     app.add_exception_handler(RetryLater, _retry_later)
     app.add_exception_handler(ClientDisconnected, _client_disconnected)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(score.router)
     app.include_router(openrlhf.router)
     app.include_router(ops.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import fields
 from pathlib import Path
@@ -19,6 +20,9 @@ DEFAULT_WEIGHTS = RewardWeights()
 
 ENV_PREFIX = "REWARD_SERVICE_"
 MIN_TOKEN_CHARS = 16
+TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""What a bearer token is made of (RFC 6750's b64token): no space, control or non-ASCII
+character, which no client could send in an Authorization header."""
 MIN_RECORD_BYTES = 2**20
 """The smallest record retention in bytes: below it a single flush could not be kept."""
 
@@ -298,10 +302,17 @@ class ServiceSettings(BaseSettings):
     @field_validator("api_token")
     @classmethod
     def _token_is_not_trivial(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_CHARS:
+        if value is None:
+            return value
+        token = value.get_secret_value()
+        if len(token) < MIN_TOKEN_CHARS:
             raise ValueError(
-                f"must be at least {MIN_TOKEN_CHARS} characters, "
-                f"this one has {len(value.get_secret_value())}"
+                f"must be at least {MIN_TOKEN_CHARS} characters, this one has {len(token)}"
+            )
+        if not TOKEN_CHARACTERS.fullmatch(token):
+            raise ValueError(
+                "may hold only letters, digits and - . _ ~ + / (then = at the end): a "
+                "bearer token goes in an Authorization header (RFC 6750); this one has others"
             )
         return value
 

@@ -177,7 +177,7 @@ async def parse_score_request(
         items = _items(payload, bare)
     _labels_as_text(items, bare, max_label_chars)
     if exact:  # every other number as orjson reads it: one meaning whatever the label
-        _decimals_as_floats(payload)
+        payload = _decimals_as_floats(payload)
     if bare:
         item = {key: value for key, value in payload.items() if key not in BATCH_FIELDS}
         payload = {key: value for key, value in payload.items() if key in BATCH_FIELDS}
@@ -258,8 +258,13 @@ def _exact_int(digits: str) -> int | Decimal:
         return Decimal(digits)
 
 
-def _decimals_as_floats(payload: Any) -> None:
-    """Every Decimal left in ``payload`` (labels are text by now) as a float, in place."""
+def _decimals_as_floats(payload: Any) -> Any:
+    """``payload`` with every Decimal left in it (labels are text by now) as a float, in
+    place (a body that is one number is that float)."""
+    if isinstance(payload, Decimal):
+        return float(payload)
+    if not isinstance(payload, (dict, list)):
+        return payload
     pending = [payload]
     while pending:
         container = pending.pop()
@@ -270,6 +275,7 @@ def _decimals_as_floats(payload: Any) -> None:
                 container[key] = float(value)
             elif isinstance(value, (dict, list)):
                 pending.append(value)
+    return payload
 
 
 def _no_constants(name: str) -> None:

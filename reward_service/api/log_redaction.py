@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import quote, unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from reward_service.api.deps import TOKEN_QUERY_KEY
 
 CREDENTIAL_QUERY_KEYS = frozenset({TOKEN_QUERY_KEY})
 """The query keys the service reads a credential from, lower-case."""
 REDACTED = "REDACTED"
-ACCESS_LOGGERS = ("uvicorn.access",)
-"""Where uvicorn logs one line per request, its URL included."""
+ACCESS_LOGGERS = ("uvicorn.access", "uvicorn.error")
+"""Where uvicorn logs a line per request, its URL included: HTTP requests in the access
+log, WebSocket handshakes (which the service refuses) in the error log."""
 
 _QUERY_PAIR = re.compile(r"(?P<key>[^&;=?#\s]+)=(?P<value>[^&;#\s\"]*)")
 
@@ -34,14 +35,32 @@ def _redact_pair(pair: re.Match[str]) -> str:
 
 def redact_url(text: str, secrets: frozenset[str] = frozenset()) -> str:
     """``text`` with every credential query value replaced (if it holds a query string),
-    and every one of ``secrets``, as written or percent-encoded, wherever it stands."""
+    and every part of it (a path segment, a query parameter) that holds one of
+    ``secrets``, as written or however percent-encoded."""
+    for secret in secrets:  # as written, even across path segments
+        text = text.replace(secret, REDACTED)
     path, mark, query = text.partition("?")
     if mark:
-        text = f"{path}?{_QUERY_PAIR.sub(_redact_pair, query)}"
-    for secret in secrets:
-        for form in {secret, quote(secret, safe="")}:
-            text = text.replace(form, REDACTED)
-    return text
+        query = _QUERY_PAIR.sub(_redact_pair, query)
+    if secrets:
+        path = "/".join(_unless_secret(segment, secrets) for segment in path.split("/"))
+        query = "&".join(_unless_secret(pair, secrets) for pair in query.split("&"))
+    return f"{path}{mark}{query}"
+
+
+def _holds(text: str, secrets: frozenset[str]) -> bool:
+    """Whether ``text``, decoded (``+`` as a plus or as a space), holds one of ``secrets``."""
+    readings = (unquote(text), unquote_plus(text))
+    return any(secret in reading for secret in secrets for reading in readings)
+
+
+def _unless_secret(part: str, secrets: frozenset[str]) -> str:
+    """``part`` as it is, or REDACTED (a query parameter keeps its key) when it holds one
+    of ``secrets``."""
+    if not _holds(part, secrets):
+        return part
+    key, equals, _ = part.partition("=")
+    return f"{key}={REDACTED}" if equals and not _holds(key, secrets) else REDACTED
 
 
 class RedactCredentials(logging.Filter):

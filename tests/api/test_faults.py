@@ -131,6 +131,10 @@ def test_token_is_required_when_configured() -> None:
         ({"REWARD_SERVICE_WORKERS": "0"}, "workers"),
         ({"REWARD_SERVICE_ITEM_TIMEOUT_S": "-1"}, "item_timeout_s"),
         ({"REWARD_SERVICE_API_TOKEN": "short"}, "at least 16"),
+        ({"REWARD_SERVICE_API_TOKEN": " " * 20}, "may hold only"),
+        ({"REWARD_SERVICE_API_TOKEN": "sixteen-chars-or-more "}, "may hold only"),
+        ({"REWARD_SERVICE_API_TOKEN": "sixteen-chars-or-moré"}, "may hold only"),
+        ({"REWARD_SERVICE_API_TOKEN": "sixteen\nchars-or-more"}, "may hold only"),
         ({"REWARD_SERVICE_ALPHA": "nan"}, "alpha"),
         ({"REWARD_SERVICE_WORKER_MEMORY_MB": "10"}, "worker_memory_mb"),
     ],
@@ -149,3 +153,20 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("REWARD_SERVICE_ITEM_TIMEOUT_S", "1.5")
     settings = ServiceSettings()
     assert (settings.port, settings.item_timeout_s, settings.host) == (9123, 1.5, "127.0.0.1")
+
+
+@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_a_service_open_to_the_network_without_a_token_says_so(
+    caplog: pytest.LogCaptureFixture, host: str, warned: bool
+) -> None:
+    settings = ServiceSettings(workers=1, host=host)  # the test server itself binds 127.0.0.1
+    with (
+        caplog.at_level("WARNING", logger="reward_service"),
+        serve_in_thread(create_app(settings)) as url,
+    ):
+        assert httpx.get(f"{url}/health", timeout=60).status_code == 200
+    said = [
+        r.getMessage() for r in caplog.records if "no REWARD_SERVICE_API_TOKEN" in r.getMessage()
+    ]
+    assert bool(said) is warned
+    assert not said or f"{host}:{settings.port}" in said[0]

@@ -177,3 +177,10 @@ def test_openrlhf_refuses_nan_labels_with_a_400(service_url: str) -> None:
         timeout=60,
     )
     assert response.status_code == 400 and "not valid JSON" in response.text
+
+
+@pytest.mark.parametrize("body", [b"1e999", b"-1e999", b"[1e999]", b'"text"', b"null"])
+def test_a_body_that_is_no_object_is_a_422(service_url: str, body: bytes) -> None:
+    response = post(service_url, body)
+    assert response.status_code == 422, response.text
+    assert "Traceback" not in response.text
