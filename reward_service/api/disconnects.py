@@ -25,6 +25,13 @@ async def unless_client_leaves(request: Request, work: Awaitable[Result]) -> Res
     """``work``'s result; if the client disconnects first, ``work`` is cancelled and
     :class:`ClientDisconnected` is raised."""
     scoring = asyncio.ensure_future(work)
+    try:
+        await asyncio.sleep(0)  # its first step: a request whose verdicts are cached is done
+    except BaseException:  # this request itself is cancelled (shutdown): so is its work
+        scoring.cancel()
+        raise
+    if scoring.done():
+        return scoring.result()
     gone = asyncio.ensure_future(_disconnected(request))
     try:
         await asyncio.wait({scoring, gone}, return_when=asyncio.FIRST_COMPLETED)

@@ -76,7 +76,7 @@ class KeptResponse:
 def keep(item: ScoredItem, result: ScoreResult) -> KeptResponse:
     """The bounded parts of one scored response, for the tables."""
     text = shortened(item.response, HEAD_CHARS_KEPT, TAIL_CHARS_KEPT)
-    kept = dataclasses.replace(item, response=text)
+    kept = item if text is item.response else dataclasses.replace(item, response=text)
     return KeptResponse(kept, result, len(item.response), answer_section(item.response))
 
 
