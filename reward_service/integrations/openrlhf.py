@@ -59,7 +59,10 @@ logger = logging.getLogger("reward_service")
 async def _token_in_query(
     state: State, token: Annotated[str | None, Security(_TOKEN_IN_URL)] = None
 ) -> None:
-    if not token_accepted(state.settings, token):
+    # A query decodes + as a space; a token holds no space but may hold + (base64), and
+    # OpenRLHF puts the URL it was given on the wire as it is.
+    given = None if token is None else token.replace(" ", "+")
+    if not token_accepted(state.settings, given):
         raise HTTPException(401, "missing or wrong '?token=' in the reward URL")
 
 

@@ -5,8 +5,10 @@ for untagged batches)."""
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 import httpx
+import pytest
 
 from reward_service.app import create_app
 from reward_service.bench.local_server import serve_in_thread
@@ -49,3 +51,20 @@ def test_bursts_of_samples_separated_by_a_quiet_gap_are_steps() -> None:
     # step 0: each prompt has one wrong sample; step 1: every sample right, one reward each
     assert series["zero_variance"] == [0.0, 1.0]
     assert series["pass_at_k"] == [1.0, 1.0] and series["mean_at_k"] == [0.75, 1.0]
+
+
+@pytest.mark.parametrize("written", ["as-is", "percent-encoded"])
+def test_a_token_with_plus_and_slash_works_in_the_reward_url(written: str) -> None:
+    """OpenRLHF puts the URL it was given on the wire: a base64 token's + arrives as a
+    space in the decoded query, and must still be the token."""
+    token = "Tk-9f3a.b_c~d+e/f7Q2zz=="
+    in_url = token if written == "as-is" else quote(token, safe="")
+    body = {"query": [make_response()], "prompts": [""], "labels": ["12.8"]}
+    with serve_in_thread(create_app(ServiceSettings(workers=1, api_token=token))) as url:
+        right = httpx.post(f"{url}/openrlhf/get_reward?token={in_url}", json=body, timeout=60)
+        wrong = httpx.post(
+            f"{url}/openrlhf/get_reward?token={in_url.replace('e', 'E')}", json=body, timeout=60
+        )
+    assert right.status_code == 200, right.text
+    assert right.json()["rewards"] == [1.4]
+    assert wrong.status_code == 401
