@@ -17,8 +17,10 @@ import pytest
 from reward_service.bench.local_server import ServiceProcess
 from reward_service.scoring import MultiSignalMathReward
 from reward_service.stats import ScoredItem, StatsRecorder, read_jsonl
-from reward_service.stats.checkpoint import checkpoint_path
+from reward_service.stats.answers import canonical
+from reward_service.stats.checkpoint import checkpoint_path, write_checkpoint
 from tests.conftest import make_response, stats_counts
+from tests.stats.test_answers import SUMS
 
 REWARD = MultiSignalMathReward()
 ANSWERS = ["12.8", "13", "\\frac{64}{5}", "12"]
@@ -146,6 +148,29 @@ def test_a_checkpoint_of_another_file_is_ignored(
         again = StatsRecorder(jsonl_path=path)
     assert [s["step"] for s in again.step_counts()] == [9]
     assert "ignoring the checkpoint" in caplog.text
+
+
+@pytest.mark.parametrize("checkpointed", [True, False], ids=["checkpoint", "file"])
+def test_answer_keys_cut_without_a_digest_load_as_they_are(
+    tmp_path: Path, checkpointed: bool
+) -> None:
+    """A file written before long answers' keys had a digest holds them cut (79 characters
+    and an ellipsis); they load and are shown as they are, beside the keys of new batches."""
+    path = tmp_path / "stats.jsonl"
+    counts = StatsRecorder()
+    _record(counts, 0, [SUMS[0]] * 4)
+    (old,) = counts.step_counts()
+    cut = SUMS[0][:79] + "…"
+    old["wrong_answers"] = {cut: 4}
+    path.write_bytes(orjson.dumps(old) + b"\n")
+    if checkpointed:
+        write_checkpoint(path, path.stat().st_size, [orjson.dumps(old)])
+    recorder = StatsRecorder(jsonl_path=path)
+    assert recorder.step_counts()[0]["wrong_answers"] == {cut: 4}
+    _record(recorder, 1, [SUMS[0]] * 4)
+    labels = {answer["key"] for answer in recorder.snapshot()["answers"]}
+    assert labels == {cut, canonical(SUMS[0])}
+    assert StatsRecorder(jsonl_path=path).step_counts() == recorder.step_counts()
 
 
 def test_a_torn_last_line_is_skipped_named_and_sealed(
