@@ -18,8 +18,15 @@ from pathlib import Path
 
 import orjson
 
-from reward_service.stats.checkpoint import read_checkpoint, write_checkpoint
-from reward_service.stats.jsonl import append_line, iter_batches, last_batch, seal_torn_tail
+from reward_service.stats.checkpoint import checkpoint_path, read_checkpoint, write_checkpoint
+from reward_service.stats.jsonl import (
+    append_line,
+    iter_batches,
+    last_batch,
+    make_private,
+    seal_torn_tail,
+    tighten,
+)
 from reward_service.stats.kept_steps import KeptSteps
 from reward_service.stats.step import StepStats
 
@@ -44,7 +51,8 @@ class StatsFile:
     """The statistics file of one recorder.
 
     Args:
-        path: the file (created, with its folders, if missing).
+        path: the file (created, with its folders, if missing; it and its checkpoint are
+            made their owner's alone, :data:`~.jsonl.FILE_MODE`).
         steps: the recorder's kept steps, which :meth:`reload` fills.
         lock: the recorder's lock, held around every change to ``steps``.
         on_write_failure: called when writing the file or its checkpoint fails.
@@ -74,7 +82,8 @@ class StatsFile:
         self._writing: threading.Thread | None = None  # the checkpoint being written
         self._append_failed = False  # the last append failed: it may have cut a line off
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
+        make_private(path)
+        tighten(checkpoint_path(path))
 
     def reload(self) -> None:
         """The kept steps from the file: the checkpoint's, then the lines appended after it

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import stat
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -282,3 +285,30 @@ def test_kill_9_then_restart_on_the_same_file_shows_the_same_steps(tmp_path: Pat
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
     assert "statistics: 3 steps (1 to 3) back from" in service.output
+
+
+@pytest.fixture
+def umask_0() -> Iterator[None]:
+    """No umask: a file is as open as the code that creates it asks."""
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+def _mode(path: Path) -> str:
+    return oct(stat.S_IMODE(path.stat().st_mode))
+
+
+@pytest.mark.usefixtures("umask_0")
+def test_the_file_and_its_checkpoint_are_the_owners_alone(tmp_path: Path) -> None:
+    """They hold answers and data sources (``/stats`` needs the token): 0600 when the
+    service creates them, whatever the umask, and an existing one is tightened at start."""
+    path = tmp_path / "stats.jsonl"
+    env = {"REWARD_SERVICE_WORKERS": "1", "REWARD_SERVICE_STATS_FILE": str(path)}
+    with ServiceProcess(env=env) as service:
+        _post(service.url, 1, ANSWERS)
+    assert (_mode(path), _mode(checkpoint_path(path))) == ("0o600", "0o600")
+    for written in (path, checkpoint_path(path)):
+        written.chmod(0o644)  # as an earlier version left them
+    with ServiceProcess(env=env):
+        assert (_mode(path), _mode(checkpoint_path(path))) == ("0o600", "0o600")
