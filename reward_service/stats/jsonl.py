@@ -143,23 +143,25 @@ def last_batch(path: Path) -> StepStats | None:
     return None
 
 
-def seal_torn_tail(path: Path) -> None:
-    """End a line that was cut off mid-write (the writer was killed), so appending goes on
-    from a fresh line: a complete record that only lost its newline counts again, a torn
-    one is skipped (and named in the log) by every reader.
+def seal_torn_tail(path: Path) -> str | None:
+    """End a line that was cut off mid-write (the writer was killed, the disk filled up), so
+    appending goes on from a fresh line: a complete record that only lost its newline counts
+    again, a torn one is skipped (and named in the log) by every reader. Returns what it
+    found, for the log, or None when the last line was whole.
+
+    Raises:
+        OSError: the file cannot be written.
     """
     tail = torn_tail(path)
     if tail is None:
-        return
+        return None
     try:
         StepStats.from_dict(orjson.loads(tail))
-        logger.warning("%s: the last batch had lost its newline; it is kept", path)
+        found = f"{path}: the last batch had lost its newline; it is kept"
     except _NOT_A_BATCH:
-        logger.warning(
-            "%s: last line cut off mid-write (%d bytes: %r...), skipped",
-            path,
-            len(tail),
-            tail[:60],
+        found = (
+            f"{path}: last line cut off mid-write ({len(tail)} bytes: {tail[:60]!r}...), skipped"
         )
     with _appending(path) as sink:
         sink.write(b"\n")
+    return found
