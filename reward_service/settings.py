@@ -228,7 +228,10 @@ class ServiceSettings(BaseSettings):
         le=1,
     )
     alarm_collapse_steps: int = _alarm(
-        "collapse_steps", "answer_collapse: ...for this many steps in a row.", ge=1
+        "collapse_steps", "answer_collapse: ...for this many steps in a row...", ge=1
+    )
+    alarm_collapse_min_items: int = _alarm(
+        "collapse_min_items", "answer_collapse: ...each of at least this many items.", ge=1
     )
     alarm_zero_advantage_share: float = _alarm(
         "zero_advantage_share",

@@ -8,7 +8,7 @@ the numbers behind it and one sentence saying what it means and which panel show
 - ``format_without_answers``: the format reward is learned while verify stays flat;
 - ``truncation``: a growing share of responses reaches the length limit;
 - ``answer_collapse``: one wrong answer, by value as the answers panel groups them, takes
-  over a step (no answer, timeouts and errors are not answers);
+  over a step of enough items (no answer, timeouts and errors are not answers);
 - ``no_learning_signal``: most GRPO groups are all right or all wrong for several steps: a
   ``warning`` when all wrong dominates, ``info`` when all right does (saturation, expected in
   One-Shot RLVR, where training goes on by design);
@@ -127,6 +127,12 @@ class AlarmSettings:
             taken the step over; in pi1's first steps the most frequent wrong value, 12.7,
             holds about a quarter, and a healthy dataset's a few percent).
         collapse_steps: steps in a row for answer_collapse (2: one step can be bad luck).
+        collapse_min_items: fewest items of a step whose answer_collapse share is judged
+            (32). Of few items one value holds half by chance: where a quarter of the
+            samples give it (pi1's 12.7 early on), half of 32 independent samples give it
+            in two steps in a row once in about 250,000 pairs of steps, rarer than a change
+            at ``min_z`` (of 16 samples once in 1,400, of 8 once in 77); and a step of one
+            item is always 100% one value.
         zero_advantage_share: share of a step's GRPO groups whose samples are all right or
             all wrong (0.75). Such a group gives no advantage to the answer, whatever format
             and reflection add (DAPO's dynamic sampling drops these groups and samples
@@ -156,6 +162,7 @@ class AlarmSettings:
     truncation_rise: float = 0.05
     collapse_share: float = 0.5
     collapse_steps: int = 2
+    collapse_min_items: int = 32
     zero_advantage_share: float = 0.75
     failure_share: float = 0.02
     persist_steps: int = 3
@@ -163,7 +170,7 @@ class AlarmSettings:
 
     def __post_init__(self) -> None:
         counts = ("recent_steps", "reference_steps", "close_after", "collapse_steps")
-        counts += ("persist_steps", "min_items", "min_groups")
+        counts += ("collapse_min_items", "persist_steps", "min_items", "min_groups")
         if any(getattr(self, name) < 1 for name in counts):
             raise ValueError(f"{', '.join(counts)} must be >= 1")
         if self.format_warmup_steps < 0 or self.min_z <= 0:
@@ -517,7 +524,7 @@ class _Level:
 
 
 class _AnswerCollapse(_Level):
-    """One wrong answer holds most of the step's items."""
+    """One wrong answer holds most of the step's items (of a step of enough items)."""
 
     kind = "answer_collapse"
 
@@ -530,7 +537,7 @@ class _AnswerCollapse(_Level):
         return self.settings.collapse_share
 
     def share(self, step: StepSignals) -> float | None:
-        if step.top_wrong is None or not step.items:
+        if step.top_wrong is None or step.items < self.settings.collapse_min_items:
             return None
         return step.top_wrong_items / step.items
 

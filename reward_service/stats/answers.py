@@ -6,6 +6,12 @@ the label's value. A wrong answer is keyed by a canonical text: the written form
 (``12.80``, ``\\dfrac{64}{5}`` and ``64/5`` are all ``12.8``). Timeouts and errors get keys of
 their own, since their answer was never judged.
 
+A key is bounded (:data:`ANSWER_CHARS_KEPT`) without merging answers: a canonical text that is
+longer, or not printable, is keyed by its start and a digest of the whole
+(:func:`bounded_key`), so two answers that differ only past the bound stay two answers.
+Statistics files written before keys had a digest hold the cut text alone; those keys load
+as they are.
+
 This runs on the request path for every scored item, so it is cheap: a few linear regular
 expressions on at most :data:`KEY_INPUT_CHARS` characters, no parsing, no sympy.
 """
@@ -13,6 +19,7 @@ expressions on at most :data:`KEY_INPUT_CHARS` characters, no parsing, no sympy.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from fractions import Fraction
 
@@ -27,6 +34,9 @@ KEY_INPUT_CHARS = 200
 """Answers longer than this are keyed by their shortened text, not normalised."""
 ANSWER_CHARS_KEPT = 80
 """A key holds at most this many characters (memory and ``/stats`` stay bounded)."""
+KEY_DIGEST_BYTES = 6
+"""The digest that ends a cut key: 48 bits, so two long answers with the same start share
+one by chance once in 2^48 (about 3 x 10^14) pairs."""
 CANONICAL_CACHE_SIZE = 8192
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(?=\S)")
@@ -99,15 +109,29 @@ def display_text(text: str, limit: int = ANSWER_CHARS_KEPT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def bounded_key(text: str) -> str:
+    """``text`` as a key of at most ANSWER_CHARS_KEPT printable characters: the text itself
+    when it is that short and printable; else its start, shown as :func:`display_text`
+    shows it, then ``… #`` and a digest of the whole text, so distinct texts keep distinct
+    keys however long they are."""
+    shown = _CONTROL.sub("\ufffd", text)
+    if shown == text and len(text) <= ANSWER_CHARS_KEPT:
+        return text
+    whole = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=KEY_DIGEST_BYTES)
+    tail = f"… #{whole.hexdigest()}"
+    return shown[: ANSWER_CHARS_KEPT - len(tail)] + tail
+
+
 @functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)
 def canonical(answer: str) -> str:
-    """The canonical text of one written answer (a label or a model's answer); the last
-    CANONICAL_CACHE_SIZE are remembered, since a run repeats its answers."""
+    """The key of one written answer (a label or a model's answer): its canonical text,
+    bounded (:func:`bounded_key`); the last CANONICAL_CACHE_SIZE are remembered, since a
+    run repeats its answers."""
     if len(answer) > KEY_INPUT_CHARS:
-        return display_text(answer)
+        return bounded_key(answer)
     text = normalize_text(answer)
     value = exact_number(text)
-    return display_text(number_text(value) if value is not None else text or answer.strip())
+    return bounded_key(number_text(value) if value is not None else text or answer.strip())
 
 
 def answer_key(pred: str | None, label: str, verify: int, status: str) -> tuple[str, bool]:

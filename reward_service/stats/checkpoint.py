@@ -5,7 +5,7 @@ per step, so reading a long run's file back takes minutes. The recorder writes t
 keeps beside the file (``stats.jsonl.steps``) every few seconds; a restart reads them and
 only the lines appended after them. The checkpoint names the file's bytes it covers (their
 count and their last bytes), so one left beside a file that was truncated or replaced is
-ignored, never merged into the wrong run.
+ignored, never merged into the wrong run. Like the file, it is its owner's alone.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import orjson
 
+from reward_service.stats.jsonl import FILE_MODE
 from reward_service.stats.step import StepStats
 
 logger = logging.getLogger("reward_service.stats")
@@ -64,7 +65,8 @@ def write_checkpoint(stats_path: Path, covers: int, step_lines: Iterable[bytes])
     }
     target = checkpoint_path(stats_path)
     partial = target.with_name(f"{target.name}.partial")
-    with partial.open("wb") as sink:
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as sink:
+        os.fchmod(sink.fileno(), FILE_MODE)  # whatever the umask, or a partial left behind
         sink.write(orjson.dumps(header) + b"\n")
         for line in step_lines:
             sink.write(line + b"\n")

@@ -1,15 +1,20 @@
 """The statistics file: one JSON line per scored batch, appended, read back as a stream.
 
 Reading never holds the file in memory: it goes through it in ``CHUNK_BYTES`` pieces, from
-any byte offset, so a run of millions of batches is read back in bounded memory.
+any byte offset, so a run of millions of batches is read back in bounded memory. The file
+holds answers and data sources, which ``/stats`` serves only with the token, so it is its
+owner's alone (:data:`FILE_MODE`), as is its checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -19,7 +24,37 @@ logger = logging.getLogger("reward_service.stats")
 
 CHUNK_BYTES = 1 << 20
 """How much of the file is read at once."""
+FILE_MODE = 0o600
+"""The statistics file's and its checkpoint's mode: read and written by their owner only."""
 _NOT_A_BATCH = (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError)
+
+
+def make_private(path: Path) -> None:
+    """Create ``path`` if it is missing, and make it its owner's alone (:func:`tighten`).
+
+    Raises:
+        OSError: it cannot be created.
+    """
+    os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE))
+    tighten(path)
+
+
+def tighten(path: Path) -> None:
+    """Give ``path``, if it exists, :data:`FILE_MODE`, whatever the umask it was created
+    under; a file this user may not change (another user's) is left as it is, and named in
+    the log."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_IMODE(path.stat().st_mode) == FILE_MODE:
+            return
+        try:
+            os.chmod(path, FILE_MODE)
+        except PermissionError as exc:
+            logger.warning("%s keeps its mode, this user may not change it (%s)", path, exc)
+
+
+def _appending(path: Path) -> BinaryIO:
+    """``path`` opened to append (created, if it went missing, for its owner only)."""
+    return open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE), "ab")
 
 
 def append_line(path: Path, line: bytes) -> int:
@@ -28,7 +63,7 @@ def append_line(path: Path, line: bytes) -> int:
     Raises:
         OSError: the file cannot be written (part of the line may be).
     """
-    with path.open("ab") as sink:
+    with _appending(path) as sink:
         sink.write(line + b"\n")
         return sink.tell()
 
@@ -108,23 +143,25 @@ def last_batch(path: Path) -> StepStats | None:
     return None
 
 
-def seal_torn_tail(path: Path) -> None:
-    """End a line that was cut off mid-write (the writer was killed), so appending goes on
-    from a fresh line: a complete record that only lost its newline counts again, a torn
-    one is skipped (and named in the log) by every reader.
+def seal_torn_tail(path: Path) -> str | None:
+    """End a line that was cut off mid-write (the writer was killed, the disk filled up), so
+    appending goes on from a fresh line: a complete record that only lost its newline counts
+    again, a torn one is skipped (and named in the log) by every reader. Returns what it
+    found, for the log, or None when the last line was whole.
+
+    Raises:
+        OSError: the file cannot be written.
     """
     tail = torn_tail(path)
     if tail is None:
-        return
+        return None
     try:
         StepStats.from_dict(orjson.loads(tail))
-        logger.warning("%s: the last batch had lost its newline; it is kept", path)
+        found = f"{path}: the last batch had lost its newline; it is kept"
     except _NOT_A_BATCH:
-        logger.warning(
-            "%s: last line cut off mid-write (%d bytes: %r...), skipped",
-            path,
-            len(tail),
-            tail[:60],
+        found = (
+            f"{path}: last line cut off mid-write ({len(tail)} bytes: {tail[:60]!r}...), skipped"
         )
-    with path.open("ab") as sink:
+    with _appending(path) as sink:
         sink.write(b"\n")
+    return found

@@ -4,8 +4,9 @@ and both read back when the service starts.
 Reading back is bounded in time and memory: the checkpoint (:mod:`.checkpoint`), then the
 lines appended after it (:mod:`.jsonl`), read in the background past
 ``REPLAY_AT_START_BYTES``. A checkpoint is written in a thread of its own, never on the
-request path. A write that fails (a full disk) is logged and counted, never raised: a side
-file never fails scoring.
+request path. A write that fails (a full disk) is counted, never raised: a side file never
+fails scoring. The log says so when the failures begin and when writing works again, not at
+every batch.
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ from pathlib import Path
 
 import orjson
 
-from reward_service.stats.checkpoint import read_checkpoint, write_checkpoint
-from reward_service.stats.jsonl import append_line, iter_batches, last_batch, seal_torn_tail
+from reward_service.stats.checkpoint import checkpoint_path, read_checkpoint, write_checkpoint
+from reward_service.stats.jsonl import (
+    append_line,
+    iter_batches,
+    last_batch,
+    make_private,
+    seal_torn_tail,
+    tighten,
+)
 from reward_service.stats.kept_steps import KeptSteps
 from reward_service.stats.step import StepStats
 
@@ -40,11 +48,40 @@ def _version(stats: StepStats) -> StepVersion:
     return stats.batches, stats.items, stats.time
 
 
+class _Failures:
+    """A write that fails again and again (a full disk fails every one): logged when it
+    begins and when it works again, not at each try.
+
+    Args:
+        began: the first failure's log line, from its error.
+        ended: the line once it works again, from the count of failures meanwhile.
+    """
+
+    def __init__(self, began: Callable[[OSError], str], ended: Callable[[int], str]) -> None:
+        self._began = began
+        self._ended = ended
+        self.count = 0
+
+    def failed(self, exc: OSError) -> None:
+        """One more try failed with ``exc``."""
+        if not self.count:
+            logger.error("%s", self._began(exc))
+        self.count += 1
+
+    def ended(self, note: str | None = None) -> None:
+        """A try worked; ``note``: what else to say in the line that says so."""
+        if self.count:
+            line = self._ended(self.count)
+            logger.warning("%s", f"{line}; {note}" if note else line)
+        self.count = 0
+
+
 class StatsFile:
     """The statistics file of one recorder.
 
     Args:
-        path: the file (created, with its folders, if missing).
+        path: the file (created, with its folders, if missing; it and its checkpoint are
+            made their owner's alone, :data:`~.jsonl.FILE_MODE`).
         steps: the recorder's kept steps, which :meth:`reload` fills.
         lock: the recorder's lock, held around every change to ``steps``.
         on_write_failure: called when writing the file or its checkpoint fails.
@@ -72,15 +109,33 @@ class StatsFile:
         self._lines: dict[int, tuple[StepVersion, bytes]] = {}  # each step's checkpoint line
         self._replaying: threading.Thread | None = None
         self._writing: threading.Thread | None = None  # the checkpoint being written
-        self._append_failed = False  # the last append failed: it may have cut a line off
+        self._appends = _Failures(  # while they fail, the last one may have cut a line off
+            lambda exc: (
+                f"statistics: cannot append to {path} ({exc}); /stats goes on "
+                "counting, the file misses the batches until it can"
+            ),
+            lambda lost: f"statistics: appending to {path} again ({lost} batches lost meanwhile)",
+        )
+        self._checkpoints = _Failures(
+            lambda exc: (
+                f"statistics: cannot write the checkpoint of {path} ({exc}); until it "
+                "can, a restart reads more of the file"
+            ),
+            lambda tries: (
+                f"statistics: the checkpoint of {path} is written again ({tries} tries failed)"
+            ),
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
+        make_private(path)
+        tighten(checkpoint_path(path))
 
     def reload(self) -> None:
         """The kept steps from the file: the checkpoint's, then the lines appended after it
         (in the background when there are more than REPLAY_AT_START_BYTES of them).
         Untagged batches are numbered on from the file's last batch."""
-        seal_torn_tail(self.path)
+        sealed = seal_torn_tail(self.path)
+        if sealed is not None:
+            logger.warning(sealed)
         self._size = self.path.stat().st_size
         last = last_batch(self.path)
         if last is not None:
@@ -150,16 +205,16 @@ class StatsFile:
             )
             self._on_write_failure()
             return
+        sealed = None
         try:
-            if self._append_failed:
-                seal_torn_tail(self.path)
+            if self._appends.count:
+                sealed = seal_torn_tail(self.path)
             self._size = append_line(self.path, line)
         except OSError as exc:
-            logger.error("could not append step %d to %s: %s", batch.step, self.path, exc)
-            self._append_failed = True
+            self._appends.failed(exc)
             self._on_write_failure()
             return
-        self._append_failed = False
+        self._appends.ended(sealed)
         if self._checkpoint_due():
             self._checkpoint()
 
@@ -209,8 +264,10 @@ class StatsFile:
         try:
             write_checkpoint(self.path, covers, lines)
         except OSError as exc:
-            logger.error("could not write the checkpoint of %s: %s", self.path, exc)
+            self._checkpoints.failed(exc)
             self._on_write_failure()
+            return
+        self._checkpoints.ended()
 
     def close(self) -> None:
         """Checkpoint every batch appended (a clean stop): waits for a checkpoint being

@@ -4,10 +4,19 @@ The report draws the same view as the page (:func:`reward_service.stats.view.sta
 the same panels, series, colours and smoothing, with each legend under its plot, the
 page's summary of the last step as the first cell and the alarms of every step in the file
 (:func:`~reward_service.stats.alarms.derive_alarms`) as the second.
+
+It stays readable whatever the file holds: the step axes run over the steps present, one
+point each, labelled with their numbers (a jump in the numbering is marked, not drawn to
+scale, so one stray step far past the run does not squash the others into a corner); the
+summary is of the last full step (:func:`last_full_step`), naming the smaller steps after
+it; and the labels the run writes (its answers, its data sources) are shortened
+(:func:`short_label`).
 """
 
 from __future__ import annotations
 
+import itertools
+import statistics
 import textwrap
 from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -34,6 +43,17 @@ ALARMS_LISTED = len(KINDS)
 closed ones; the rest are counted."""
 ALARM_WIDTH = 62
 """Characters per line of an alarm's message."""
+LABEL_CHARS = 24
+"""Longest answer or data-source label drawn (legends, bars), so three columns of them fit
+under a plot."""
+RUN_MADE = ("answer.", "source.")
+"""The series whose labels the run writes, by their key: its answers and its data sources."""
+BREAK_SPACING = 10
+"""A jump in the step numbers past this many times their median spacing is marked."""
+TICK_EXACT_BELOW = 10**6
+"""Step numbers from this one on are written in three digits on the step axes."""
+LATER_STEPS_NAMED = 3
+"""Steps after the summary's that it names (the rest are counted)."""
 
 
 def ema(values: Sequence[float | None], weight: float) -> list[float | None]:
@@ -62,16 +82,55 @@ def _nan(values: Sequence[float | None]) -> list[float]:
     return [float("nan") if v is None else float(v) for v in values]
 
 
+def short_label(text: str, limit: int = LABEL_CHARS) -> str:
+    """``text`` in at most ``limit`` characters: its start and its end around an ellipsis
+    (answers alike but for their end, or their digest, stay apart)."""
+    if len(text) <= limit:
+        return text
+    end = (limit - 1) // 3
+    return f"{text[: limit - 1 - end]}…{text[len(text) - end :]}"
+
+
+def _label(series: dict[str, Any]) -> str:
+    made = series["key"].startswith(RUN_MADE)
+    return short_label(series["label"]) if made else series["label"]
+
+
+def step_breaks(steps: Sequence[int]) -> list[float]:
+    """Where the step axis marks a jump in the numbering: halfway between two neighbouring
+    steps (by position) more than BREAK_SPACING times the median spacing apart."""
+    spacings = [b - a for a, b in itertools.pairwise(steps)]
+    if not spacings:
+        return []
+    wide = BREAK_SPACING * statistics.median(spacings)
+    return [index + 0.5 for index, spacing in enumerate(spacings) if spacing > wide]
+
+
+def step_tick(step: int) -> str:
+    """A step number as its axis tick shows it: whole below a million, else in three digits
+    (the summary names it whole), so that ticks do not run into each other."""
+    return f"{step:,}" if step < TICK_EXACT_BELOW else f"{step:.3g}"
+
+
+def last_full_step(items: Sequence[int]) -> int:
+    """The position of the last step holding at least half the median step's items: the
+    smaller steps after it were still being scored when the file ended, or are strays (a
+    request tagged far past the run)."""
+    half = statistics.median(items) / 2
+    return max(index for index, count in enumerate(items) if count >= half)
+
+
 def _draw_steps(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> list[Any]:
-    """One panel over the steps; returns its legend handles."""
-    x = view["steps"]
+    """One panel over the steps, one point each at its position (the axis is labelled with
+    their numbers elsewhere); returns its legend handles."""
+    x = list(range(len(view["steps"])))
     right = None
     handles = []
     areas = [s for s in panel["series"] if s["kind"] == "area"]
     if areas:
         shares = [[0.0 if v is None else v for v in _values(view, s)] for s in areas]
         handles += axis.stackplot(
-            x, *shares, colors=[s["color"] for s in areas], labels=[s["label"] for s in areas]
+            x, *shares, colors=[s["color"] for s in areas], labels=[_label(s) for s in areas]
         )
     bottom = [0.0] * len(x)
     dots = {"marker": "o", "markersize": 3} if len(x) <= POINTS_SHOWN else {}
@@ -93,7 +152,7 @@ def _draw_steps(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> list[
                     width=1.0,
                     bottom=bottom,
                     color=series["color"],
-                    label=series["label"],
+                    label=_label(series),
                 )
             )
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
@@ -104,7 +163,7 @@ def _draw_steps(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> list[
                 _nan(ema(values, view["smoothing"])),
                 style,
                 color=series["color"],
-                label=series["label"],
+                label=_label(series),
                 linewidth=1.6,
                 **dots,
             )
@@ -115,7 +174,7 @@ def _draw_steps(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> list[
                 _nan(values),
                 style,
                 color=series["color"],
-                label=series["label"],
+                label=_label(series),
                 linewidth=1.4,
                 **dots,
             )
@@ -131,7 +190,7 @@ def _draw_steps(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> list[
 def _draw_range_bars(axis: Any, view: dict[str, Any], panel: dict[str, Any]) -> None:
     items = sum(view["series"]["items"])
     bars = [
-        (sum(view["series"].get(s["key"], [])) / items if items else 0.0, s["label"], s["color"])
+        (sum(view["series"].get(s["key"], [])) / items if items else 0.0, _label(s), s["color"])
         for s in panel["series"]
     ]
     bars = sorted((b for b in bars if b[0] > 0), key=lambda b: -b[0])[:RANGE_BARS]
@@ -164,8 +223,8 @@ def number(value: float | None) -> str:
     return f"{int(fixed):,}" if fixed == fixed.to_integral_value() else f"{fixed.normalize():,}"
 
 
-def _length(view: dict[str, Any]) -> str:
-    mean = view["summary"]["length_mean"]
+def _length(view: dict[str, Any], at: int) -> str:
+    mean = view["series"]["length_mean"][at]
     if mean is None:
         sent = "token counts" if view["length_unit"] == "tokens" else "lengths"
         return f"mean length: no {sent} sent"
@@ -173,23 +232,40 @@ def _length(view: dict[str, Any]) -> str:
     return f"mean length {number(mean)} {unit}"
 
 
-def summary_lines(view: dict[str, Any]) -> list[str]:
-    """The view's summary of the last step (the page's counters), as text lines."""
-    last = view["summary"]
+def _items(count: int) -> str:
+    return f"{number(count)} item{'' if count == 1 else 's'}"
+
+
+def summary_lines(view: dict[str, Any], at: int = -1) -> list[str]:
+    """The page's counters at the step in position ``at`` (by default the last), as text
+    lines; the timeouts and errors are also counted over every step."""
+    series, totals = view["series"], view["summary"]
 
     def share(key: str) -> str:
-        return percent(last[key])
+        return percent(series[key][at])
 
     return [
-        f"step {last['step']} ({number(last['items'])} items); {len(view['steps'])} steps shown",
+        f"step {number(view['steps'][at])} ({_items(series['items'][at])}); "
+        f"{len(view['steps'])} steps shown",
         f"verify {share('verify')}   format {share('format')}",
         f"says wrong {share('says_wrong')}   says correct {share('says_correct')}",
-        f"distinct answers {number(last['distinct_answers'])}",
+        f"distinct answers {number(series['distinct_answers'][at])}",
         f"zero-advantage groups {share('zero_variance')}   pass@k {share('pass_at_k')}",
-        f"{_length(view)}   truncated {share('truncated')}",
-        f"timeouts {number(last['timeouts_total'])} (last step {last['timeouts']})",
-        f"errors {number(last['errors_total'])} (last step {last['errors']})",
+        f"{_length(view, at)}   truncated {share('truncated')}",
+        f"timeouts {number(totals['timeouts_total'])} (this step {series['timeouts'][at]})",
+        f"errors {number(totals['errors_total'])} (this step {series['errors'][at]})",
     ]
+
+
+def later_lines(view: dict[str, Any], at: int) -> list[str]:
+    """The steps after position ``at`` that the summary leaves out, if any."""
+    later = list(zip(view["steps"], view["series"]["items"], strict=True))[at + 1 :]
+    if not later:
+        return []
+    named = [f"{number(step)} ({_items(items)})" for step, items in later]
+    if len(named) > LATER_STEPS_NAMED:
+        named[LATER_STEPS_NAMED:] = [f"and {len(named) - LATER_STEPS_NAMED} more"]
+    return ["", "later steps, under half the median step's items:", *(f"  {n}" for n in named)]
 
 
 def alarm_lines(view: dict[str, Any]) -> list[str]:
@@ -231,7 +307,7 @@ def write_report(
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
     except ImportError as exc:
         raise RuntimeError(
             "the report needs matplotlib: pip install 'reward-service[report]'"
@@ -242,6 +318,13 @@ def write_report(
         raise ValueError(f"{stats_path} holds no statistics")
     alarms = [alarm.to_dict() for alarm in derive_alarms(steps, alarm_settings)]
     view = stats_view(steps, alarms=alarms)
+    numbers = view["steps"]
+    breaks = step_breaks(numbers)
+
+    def step_label(position: float, _: int | None = None) -> str:
+        index = round(position)
+        return step_tick(numbers[index]) if 0 <= index < len(numbers) else ""
+
     cells = len(view["panels"]) + 2
     rows = -(-cells // COLUMNS)
     figure, axes = plt.subplots(
@@ -253,8 +336,10 @@ def write_report(
     )
     flat = list(axes.flat)
     flat[0].axis("off")
+    full = last_full_step(view["series"]["items"])
+    summary = summary_lines(view, full) + later_lines(view, full)
     flat[0].set_title("Last step", loc="left", fontsize="medium", fontweight="bold")
-    flat[0].text(0, 1, "\n".join(summary_lines(view)), va="top", family="monospace", fontsize=10)
+    flat[0].text(0, 1, "\n".join(summary), va="top", family="monospace", fontsize=10)
     flat[1].axis("off")
     flat[1].set_title("Alarms", loc="left", fontsize="medium", fontweight="bold")
     flat[1].text(0, 1, "\n".join(alarm_lines(view)), va="top", family="monospace", fontsize=8)
@@ -264,7 +349,11 @@ def write_report(
             _draw_range_bars(axis, view, panel)
             continue
         handles = _draw_steps(axis, view, panel)
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+        axis.set_xlim(-0.5, len(steps) - 0.5)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # a tick on a step
+        axis.xaxis.set_major_formatter(FuncFormatter(step_label))
+        for where in breaks:
+            axis.axvline(where, color="#7f7f7f", linestyle=":", linewidth=1)
         if panel["whole_numbers"]:
             axis.set_ylim(bottom=0, top=max(1.0, axis.get_ylim()[1]))  # no 0.006 when all zero
             axis.yaxis.set_major_locator(MaxNLocator(integer=True))

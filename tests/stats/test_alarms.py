@@ -29,8 +29,10 @@ from reward_service.stats.alarms import (
 )
 from reward_service.stats.panels import panels
 from reward_service.stats.step import ScoredItem, StepStats, merge_by_step
+from tests.conftest import make_response
 from tests.stats import simulated_runs
 from tests.stats.simulated_runs import FAILING, HEALTHY, Run, recovering
+from tests.stats.test_answers import SUMS
 
 REWARD = MultiSignalMathReward(verify_timeout_s=1)
 _analyze = functools.lru_cache(maxsize=None)(REWARD.analyze)
@@ -312,3 +314,34 @@ def test_settings_change_what_is_raised() -> None:
     lenient = AlarmSettings(failure_share=0.5)
     assert of_kind(tracked(flapping(1)), "scoring_failures")
     assert of_kind(tracked(flapping(1), lenient), "scoring_failures") == []
+
+
+def answered(step: int, answers: list[str]) -> StepStats:
+    """A step of one request whose responses give ``answers`` (label 12.8)."""
+    responses = [make_response(answer) for answer in answers]
+    items = [ScoredItem(response, "12.8") for response in responses]
+    results = [score({"response": r, "ground_truth": "12.8"}) for r in responses]
+    return StepStats.of_batch(step, items, results, 1.0, float(step))
+
+
+def test_a_step_of_too_few_items_raises_no_collapse() -> None:
+    """Each of three one-item steps is 100% its own wrong answer: nothing collapsed."""
+    steps = [answered(step, [answer]) for step, answer in enumerate(["6", "7", "8"])]
+    assert of_kind(derive_alarms(steps), "answer_collapse") == []
+
+
+def test_a_collapse_is_judged_from_the_fewest_items_on() -> None:
+    fewest = DEFAULT_ALARM_SETTINGS.collapse_min_items
+    enough = [answered(step, ["13"] * fewest) for step in range(3)]
+    [alarm] = of_kind(derive_alarms(enough), "answer_collapse")
+    assert (alarm.values["answer"], alarm.values["share"]) == ("13", 1.0)
+    fewer = [answered(step, ["13"] * (fewest - 1)) for step in range(3)]
+    assert of_kind(derive_alarms(fewer), "answer_collapse") == []
+
+
+def test_long_answers_that_differ_are_no_collapse() -> None:
+    """Eight values, 89 characters each and alike but for their last digit, five times each:
+    the most frequent holds an eighth of the step."""
+    steps = [answered(step, SUMS * 5) for step in range(3)]
+    assert StepSignals.of(steps[0]).top_wrong_items == 5
+    assert of_kind(derive_alarms(steps), "answer_collapse") == []

@@ -30,9 +30,11 @@ from reward_service.app import create_app
 from reward_service.bench.local_server import ServiceProcess, serve_in_thread
 from reward_service.settings import ServiceSettings
 from reward_service.stats.alarms import DEFAULT_ALARM_SETTINGS, KINDS, SEVERITIES
+from tests.conftest import make_response
 from tests.service_process import metric
 from tests.stats import simulated_runs
 from tests.stats.simulated_runs import FAILING, HEALTHY, Run, recovering
+from tests.stats.test_answers import SUMS
 
 CLIENTS = 4
 WITHIN_STEPS = 5
@@ -210,3 +212,29 @@ def test_an_alarm_survives_a_crash_and_closes_when_the_run_recovers(
     assert not closed["open"] and closed["since_step"] <= RECOVERING.onset + WITHIN_STEPS
     assert RECOVERING.end - 1 <= closed["last_step"] < RECOVERING.end + settings.recent_steps
     assert later == closed and gauge == 0.0
+
+
+def _answered(step: int, answers: list[str]) -> dict[str, Any]:
+    items = [{"response": make_response(answer), "ground_truth": "12.8"} for answer in answers]
+    return {"step": step, "items": items}
+
+
+@pytest.mark.parametrize(
+    ("answers", "values"),
+    [([SUMS * 5] * 3, SUMS), ([["6"], ["7"], ["8"]], ["6", "7", "8"])],
+    ids=["long answers that differ", "one-item steps"],
+)
+def test_no_collapse_is_raised_where_no_value_took_over(
+    answers: list[list[str]], values: list[str], tmp_path: Path
+) -> None:
+    """Eight values of 89 characters alike but for their last digit, five times each, in
+    three 40-item steps; and three steps of one item, each another wrong value."""
+    with serve_in_thread(create_app(_settings(tmp_path / "stats.jsonl"))) as url:
+        _send_steps(
+            url, ([_answered(step, step_answers)] for step, step_answers in enumerate(answers))
+        )
+        view = httpx.get(f"{url}/stats", timeout=60).json()
+        gauge = _gauge(url, "answer_collapse", "warning")
+    assert _of_kind(view["alarms"], "answer_collapse") == [] and gauge == 0.0
+    shown = [answer["label"] for answer in view["answers"] if not answer["right"]]
+    assert len(set(shown)) == len(values)  # the Answers panel: a series for each value

@@ -80,3 +80,26 @@ def test_keys_are_short_and_printable_whatever_the_model_writes() -> None:
         key = canonical(written)
         assert len(key) <= ANSWER_CHARS_KEPT
         assert key.isprintable()
+
+
+SUMS = ["+".join(["1"] * 44) + f"+{k}" for k in range(2, 10)]
+"""Eight values written in 89 characters each, alike but for their last digit."""
+
+
+@pytest.mark.parametrize(
+    "written",
+    [SUMS, ["x" * 300 + "1", "x" * 300 + "2"], ["\x00", "\x01"]],
+    ids=["past the key's bound", "past the normalised length", "not printable"],
+)
+def test_distinct_answers_keep_distinct_keys_however_long(written: list[str]) -> None:
+    keys = [canonical(answer) for answer in written]
+    assert len(set(keys)) == len(written)
+    assert all(len(key) <= ANSWER_CHARS_KEPT and key.isprintable() for key in keys)
+
+
+def test_a_cut_key_shows_the_answers_start_then_a_digest_of_the_whole() -> None:
+    key = canonical(SUMS[0])
+    start, digest = key.split("… #")
+    assert SUMS[0].startswith(start) and len(start) > 60
+    assert len(digest) == 12 and int(digest, 16) >= 0
+    assert canonical("1+1+1") == "1+1+1"  # short and printable: the text itself

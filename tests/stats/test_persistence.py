@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import stat
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,8 +20,10 @@ import pytest
 from reward_service.bench.local_server import ServiceProcess
 from reward_service.scoring import MultiSignalMathReward
 from reward_service.stats import ScoredItem, StatsRecorder, read_jsonl
-from reward_service.stats.checkpoint import checkpoint_path
+from reward_service.stats.answers import canonical
+from reward_service.stats.checkpoint import checkpoint_path, write_checkpoint
 from tests.conftest import make_response, stats_counts
+from tests.stats.test_answers import SUMS
 
 REWARD = MultiSignalMathReward()
 ANSWERS = ["12.8", "13", "\\frac{64}{5}", "12"]
@@ -148,6 +153,29 @@ def test_a_checkpoint_of_another_file_is_ignored(
     assert "ignoring the checkpoint" in caplog.text
 
 
+@pytest.mark.parametrize("checkpointed", [True, False], ids=["checkpoint", "file"])
+def test_answer_keys_cut_without_a_digest_load_as_they_are(
+    tmp_path: Path, checkpointed: bool
+) -> None:
+    """A file written before long answers' keys had a digest holds them cut (79 characters
+    and an ellipsis); they load and are shown as they are, beside the keys of new batches."""
+    path = tmp_path / "stats.jsonl"
+    counts = StatsRecorder()
+    _record(counts, 0, [SUMS[0]] * 4)
+    (old,) = counts.step_counts()
+    cut = SUMS[0][:79] + "…"
+    old["wrong_answers"] = {cut: 4}
+    path.write_bytes(orjson.dumps(old) + b"\n")
+    if checkpointed:
+        write_checkpoint(path, path.stat().st_size, [orjson.dumps(old)])
+    recorder = StatsRecorder(jsonl_path=path)
+    assert recorder.step_counts()[0]["wrong_answers"] == {cut: 4}
+    _record(recorder, 1, [SUMS[0]] * 4)
+    labels = {answer["key"] for answer in recorder.snapshot()["answers"]}
+    assert labels == {cut, canonical(SUMS[0])}
+    assert StatsRecorder(jsonl_path=path).step_counts() == recorder.step_counts()
+
+
 def test_a_torn_last_line_is_skipped_named_and_sealed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -257,3 +285,30 @@ def test_kill_9_then_restart_on_the_same_file_shows_the_same_steps(tmp_path: Pat
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
     assert "statistics: 3 steps (1 to 3) back from" in service.output
+
+
+@pytest.fixture
+def umask_0() -> Iterator[None]:
+    """No umask: a file is as open as the code that creates it asks."""
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+def _mode(path: Path) -> str:
+    return oct(stat.S_IMODE(path.stat().st_mode))
+
+
+@pytest.mark.usefixtures("umask_0")
+def test_the_file_and_its_checkpoint_are_the_owners_alone(tmp_path: Path) -> None:
+    """They hold answers and data sources (``/stats`` needs the token): 0600 when the
+    service creates them, whatever the umask, and an existing one is tightened at start."""
+    path = tmp_path / "stats.jsonl"
+    env = {"REWARD_SERVICE_WORKERS": "1", "REWARD_SERVICE_STATS_FILE": str(path)}
+    with ServiceProcess(env=env) as service:
+        _post(service.url, 1, ANSWERS)
+    assert (_mode(path), _mode(checkpoint_path(path))) == ("0o600", "0o600")
+    for written in (path, checkpoint_path(path)):
+        written.chmod(0o644)  # as an earlier version left them
+    with ServiceProcess(env=env):
+        assert (_mode(path), _mode(checkpoint_path(path))) == ("0o600", "0o600")
