@@ -109,17 +109,17 @@ def display_text(text: str, limit: int = ANSWER_CHARS_KEPT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def bounded_key(text: str) -> str:
-    """``text`` as a key of at most ANSWER_CHARS_KEPT printable characters: the text itself
-    when it is that short and printable; else its start, shown as :func:`display_text`
-    shows it, then ``… #`` and a digest of the whole text, so distinct texts keep distinct
-    keys however long they are."""
+def bounded_key(text: str, limit: int = ANSWER_CHARS_KEPT) -> str:
+    """``text`` as a key of at most ``limit`` printable characters: the text itself when it
+    is that short and printable; else its start, shown as :func:`display_text` shows it,
+    then ``… #`` and a digest of the whole text, so distinct texts keep distinct keys
+    however long they are."""
     shown = _CONTROL.sub("\ufffd", text)
-    if shown == text and len(text) <= ANSWER_CHARS_KEPT:
+    if shown == text and len(text) <= limit:
         return text
     whole = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=KEY_DIGEST_BYTES)
     tail = f"… #{whole.hexdigest()}"
-    return shown[: ANSWER_CHARS_KEPT - len(tail)] + tail
+    return shown[: limit - len(tail)] + tail
 
 
 @functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)

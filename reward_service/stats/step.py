@@ -9,13 +9,14 @@ record; what ``/stats`` serves is derived from it (:mod:`reward_service.stats.vi
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reward_service.scoring import FORMAT_RULES, ScoreResult
-from reward_service.stats.answers import SPECIAL_KEYS, answer_key
+from reward_service.stats.answers import SPECIAL_KEYS, answer_key, bounded_key
 from reward_service.stats.groups import SCORE_UNITS, GroupTable
 from reward_service.stats.sketch import bottom_k, digest
 
@@ -54,6 +55,12 @@ class ScoredItem:
     group: str | None = None
     response_tokens: int | None = None
     truncated: bool | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def _source_key(data_source: str) -> str:
+    """A data source's key: bounded, and distinct for distinct sources however long."""
+    return bounded_key(data_source, SOURCE_CHARS_KEPT)
 
 
 def _top(counter: Counter[str]) -> Counter[str]:
@@ -139,7 +146,7 @@ class StepStats:
                 if item.group not in group_keys:
                     group_keys[item.group] = digest(item.group)
                 stats.groups.add(group_keys[item.group], result.score, verify)
-            source = NO_SOURCE if item.data_source is None else item.data_source[:SOURCE_CHARS_KEPT]
+            source = NO_SOURCE if item.data_source is None else _source_key(item.data_source)
             counts = stats.sources.setdefault(source, [0, 0, 0])
             counts[0] += 1
             counts[1] += verify

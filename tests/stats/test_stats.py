@@ -28,6 +28,7 @@ from reward_service.stats import (
 )
 from reward_service.stats.panels import RIGHT_ANSWER_COLORS, WRONG_ANSWER_COLORS
 from reward_service.stats.report import summary_lines
+from reward_service.stats.step import SOURCE_CHARS_KEPT
 from reward_service.stats.view import ANSWERS_SHOWN, LAST_STEP_ANSWERS, served_json, stats_view
 from tests.conftest import make_response
 
@@ -476,3 +477,15 @@ def test_token_counts_are_whole_numbers(client: httpx.Client) -> None:
 
     assert [post(value) for value in (5, 5.0, 0)] == [200, 200, 200]
     assert [post(value) for value in (-1, 2.5, "5", True, 2**63)] == [422] * 5
+
+
+def test_data_sources_that_differ_past_the_bound_stay_apart(results) -> None:
+    stem = "competition_math/" + "x" * 60
+    items = [
+        ScoredItem(response, "12.8", data_source=f"{stem}/{'algebra' if k % 2 else 'geometry'}")
+        for k, response in enumerate(BATCH)
+    ]
+    sources = StepStats.of_batch(1, items, results, 1.0, 0.0).sources
+    assert len(sources) == 2
+    assert all(len(name) <= SOURCE_CHARS_KEPT for name in sources)
+    assert sum(counts[0] for counts in sources.values()) == len(BATCH)
