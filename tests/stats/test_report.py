@@ -13,6 +13,7 @@ import pytest
 from reward_service.app import create_app
 from reward_service.bench.local_server import serve_in_thread
 from reward_service.settings import ServiceSettings
+from reward_service.stats.answers import bounded_key
 from reward_service.stats.report import (
     ALARMS_LISTED,
     LABEL_CHARS,
@@ -20,6 +21,7 @@ from reward_service.stats.report import (
     short_label,
     step_tick,
 )
+from reward_service.stats.step import SOURCE_CHARS_KEPT
 from tests.conftest import make_response
 from tests.stats import known_alarms
 from tests.stats.test_answers import SUMS
@@ -181,7 +183,8 @@ def test_a_stray_step_and_long_labels_leave_the_report_readable(
     assert set(wrong) == {short_label(label) for label in served}
     assert all(len(label) == LABEL_CHARS and "…" in label for label in wrong)
     sources = [text.get_text() for text in by_title["Verify by data source"].get_legend().texts]
-    assert short_label(SOURCE[:64]) in sources and len(short_label(SOURCE[:64])) == LABEL_CHARS
+    source = short_label(bounded_key(SOURCE, SOURCE_CHARS_KEPT))
+    assert source in sources and len(source) == LABEL_CHARS
 
     cells = _drawn_boxes(figure)
     for cell, boxes in cells.items():
