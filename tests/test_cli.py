@@ -166,6 +166,12 @@ def test_an_unwritable_stats_file_stops_serve_with_one_line(tmp_path: Path, wher
             "{file}/record",
             "cannot keep the record in {file}/record: {file} is not a directory",
         ),
+        (
+            "RECORD_DIR",
+            "{foreign}",
+            "cannot keep the record in {foreign}: it holds files of its own (notes.txt, step=1, "
+            "step=2) and is no record (no _reward_record.json); give a new or empty folder",
+        ),
         ("RECORD_MAX_BYTES", "1000", "Input should be greater than or equal to 1048576"),
         ("RECORD_MAX_STEPS", "0", "Input should be greater than or equal to 1"),
     ],
@@ -173,11 +179,26 @@ def test_an_unwritable_stats_file_stops_serve_with_one_line(tmp_path: Path, wher
 def test_a_record_setting_that_cannot_work_stops_serve_with_one_line(
     tmp_path: Path, variable: str, value: str, message: str
 ) -> None:
+    """A folder of other files is refused, as ``rescore`` refuses it: the record would write
+    among them, and its retention remove them."""
     (tmp_path / "file").write_text("")
-    value, message = (text.replace("{file}", str(tmp_path / "file")) for text in (value, message))
+    foreign = tmp_path / "foreign"
+    for step in (1, 2):
+        (foreign / f"step={step}").mkdir(parents=True)
+    (foreign / "step=1" / "data.csv").write_text("precious\n")
+    (foreign / "notes.txt").write_text("mine\n")
+    places = {"{file}": tmp_path / "file", "{foreign}": foreign}
+    for name, place in places.items():
+        value, message = value.replace(name, str(place)), message.replace(name, str(place))
     done = _serve_with({f"REWARD_SERVICE_{variable}": value, **ONE_WORKER})
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: REWARD_SERVICE_{variable}: {message}"]
+    assert sorted(str(path.relative_to(foreign)) for path in foreign.rglob("*")) == [
+        "notes.txt",
+        "step=1",
+        "step=1/data.csv",
+        "step=2",
+    ]
 
 
 # --- reward-service rescore ---------------------------------------------------------------
