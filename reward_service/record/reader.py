@@ -2,7 +2,9 @@
 
 A step is read from its own files only, so a step of a long run costs what that step
 holds. A file that cannot be read (torn, damaged) is skipped with one log line; the files
-an interrupted compaction had already replaced are not read twice.
+an interrupted compaction had already replaced are not read twice. A step is read whole
+or not at all: when a file it listed is removed before it is read (a compaction merged it
+into a new one, retention removed the step), the step is listed and read again.
 
 Plain Parquet readers see the same rows without this package::
 
@@ -12,10 +14,12 @@ Plain Parquet readers see the same rows without this package::
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -32,9 +36,69 @@ from reward_service.record.schema import FILE_SCHEMA, RECORD_SCHEMA
 
 logger = logging.getLogger("reward_service.record")
 
+T = TypeVar("T")
+READ_TRIES = 5
+"""Listings of a step one read tries at most while its files are removed under it (each
+compaction ends its step's changes; the last try reads what is left, and says so)."""
+
 
 class NotARecord(ValueError):
     """A folder that is no readable record; the message is one line that says why."""
+
+
+class _Vanished(Exception):
+    """A file of the step was removed after it was listed: list the step again."""
+
+
+@dataclass(frozen=True)
+class StepFiles:
+    """One listing of a step's data files in every folder of a record (less those a
+    compacted file replaced): what one read of the step reads.
+
+    Attributes:
+        step: the step.
+        paths: its files.
+        last_try: a file removed since the listing is left out (with one log line) rather
+            than a reason to list the step again.
+    """
+
+    step: int
+    paths: tuple[Path, ...]
+    last_try: bool = False
+
+    def read(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """Every row's ``columns`` (all of :data:`RECORD_SCHEMA`'s by default).
+
+        Raises:
+            ValueError: a column is not the record's.
+        """
+        schema = _selected(columns)
+        file_columns = [name for name in schema.names if name != "step"]
+        tables = []
+        for path in self.paths:
+            try:
+                table = _read_file(path, file_columns)
+            except FileNotFoundError:
+                self._gone(path)
+                continue
+            if table is not None:
+                tables.append(_with_step(table, self.step, schema))
+        return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def _gone(self, path: Path) -> None:
+        """``path`` was removed once listed: list the step again, or, on the last try, go
+        on without it (and say so).
+
+        Raises:
+            _Vanished: unless this is the last try.
+        """
+        if not self.last_try:
+            raise _Vanished
+        logger.warning(
+            "record: step %d kept changing while it was read; %s, removed meanwhile, is left out",
+            self.step,
+            path,
+        )
 
 
 @dataclass(frozen=True)
@@ -57,16 +121,20 @@ class Record:
     def read_step(self, step: int, columns: Sequence[str] | None = None) -> pa.Table:
         """The rows of ``step`` (all of :data:`RECORD_SCHEMA`'s columns, or ``columns``),
         from every folder; empty when no folder has it."""
-        schema = _selected(columns)
-        file_columns = [name for name in schema.names if name != "step"]
-        tables = [
-            _with_step(table, step, schema)
-            for path in _readable_files(self.folders, step)
-            if (table := _read_file(path, file_columns)) is not None
-        ]
-        if not tables:
-            return schema.empty_table()
-        return pa.concat_tables(tables)
+        _selected(columns)  # an unknown column is refused before anything is read
+        return self.read(step, lambda files: files.read(columns))
+
+    def read(self, step: int, reading: Callable[[StepFiles], T]) -> T:
+        """What ``reading`` makes of ``step``'s files, listed afresh and read again when
+        one is removed meanwhile (up to :data:`READ_TRIES` times), so that it sees the
+        whole step: ``reading`` reads them through :class:`StepFiles` only."""
+        for _ in range(READ_TRIES - 1):
+            with contextlib.suppress(_Vanished):
+                return reading(self._listing(step, last_try=False))
+        return reading(self._listing(step, last_try=True))
+
+    def _listing(self, step: int, last_try: bool) -> StepFiles:
+        return StepFiles(step, tuple(_readable_files(self.folders, step, last_try)), last_try)
 
     def held(self, steps: Container[int] | None = None) -> list[int]:
         """The steps the record holds among ``steps`` (e.g. a ``range``; all by default)."""
@@ -133,22 +201,27 @@ def _selected(columns: Sequence[str] | None) -> pa.Schema:
     return pa.schema([RECORD_SCHEMA.field(name) for name in columns])
 
 
-def _readable_files(folders: Iterable[Path], step: int) -> list[Path]:
+def _readable_files(folders: Iterable[Path], step: int, last_try: bool = True) -> list[Path]:
     """The data files of ``step`` in ``folders``, less those a compacted file replaced
-    (left behind when its writer was killed before removing them)."""
+    (left behind when its writer was killed before removing them).
+
+    Raises:
+        _Vanished: a file was removed once listed (unless ``last_try``: then it is left out).
+    """
     files = [path for folder in folders for path in data_files(step_folder(folder, step))]
     replaced = set()
-    for path in files:
-        metadata = _footer_metadata(path)
+    for path in list(files):
+        try:
+            metadata = pq.read_schema(path).metadata
+        except FileNotFoundError:
+            if not last_try:
+                raise _Vanished from None
+            files.remove(path)
+            continue
+        except (OSError, pa.ArrowException):
+            continue  # its reading says why
         replaced.update((path.parent, name) for name in compacted_from(metadata))
     return [path for path in files if (path.parent, path.name) not in replaced]
-
-
-def _footer_metadata(path: Path) -> dict[bytes, bytes] | None:
-    try:
-        return pq.read_schema(path).metadata
-    except (OSError, pa.ArrowException):
-        return None  # its reading says why
 
 
 def _row_count(path: Path) -> int:
@@ -159,10 +232,16 @@ def _row_count(path: Path) -> int:
 
 
 def _read_file(path: Path, columns: list[str]) -> pa.Table | None:
-    """The ``columns`` of one file, or None (with one log line) when it cannot be read."""
+    """The ``columns`` of one file, or None (with one log line) when it cannot be read.
+
+    Raises:
+        FileNotFoundError: it was removed (no reason to log: the caller lists again).
+    """
     try:
         table = pq.ParquetFile(path).read(columns=columns).select(columns)
         return table.cast(pa.schema([FILE_SCHEMA.field(name) for name in columns]))
+    except FileNotFoundError:
+        raise
     except (OSError, pa.ArrowException, ValueError, KeyError) as exc:
         logger.warning("record: %s skipped, cannot be read (%s)", path, exc)
         return None

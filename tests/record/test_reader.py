@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from reward_service.record import RECORD_SCHEMA, NotARecord, RecordWriter, open_record
 from reward_service.record.files import data_files, step_folder
-from tests.record.helpers import batch
+from tests.record.helpers import batch, wait_until
 
 STEPS = {3: [batch(40, seed=1), batch(24, seed=2)], 4: [batch(32, seed=3)]}
 
@@ -156,3 +157,47 @@ def test_pandas_and_polars_alone_read_one_step(record: Path) -> None:
     step = lazy.filter(polars.col("step") == 3).collect()
     assert sorted(step.select("response", "verify").iter_rows()) == expected
     assert set(step["step"]) == {3}
+
+
+FLUSHES, FLUSH_ROWS = 20, 10
+
+
+def test_a_step_read_while_it_is_compacted_is_read_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Readers racing the writer's compaction of a step (its flushes merged into one file,
+    then removed) see all of it every time, three compactions over, and log nothing."""
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def keep_reading(step: int) -> None:
+        record = open_record(tmp_path)
+        while not stop.is_set():
+            seen.append(record.read_step(step).num_rows)
+
+    options = {"compact_after_s": 0, "flush_interval_s": 0.02}
+    with (
+        caplog.at_level(logging.WARNING, "reward_service.record"),
+        RecordWriter(tmp_path, "r", **options) as writer,
+    ):
+        for step in (0, 2, 4):
+            for flush in range(FLUSHES):
+                writer.append(step, batch(FLUSH_ROWS, seed=flush))
+                wait_until(lambda: writer.status.rows_pending == 0)
+            assert len(data_files(step_folder(tmp_path, step))) == FLUSHES
+            readers = [threading.Thread(target=keep_reading, args=(step,)) for _ in range(3)]
+            for reader in readers:
+                reader.start()
+            reads = len(seen)
+            wait_until(lambda reads=reads: len(seen) > reads + 3)
+            writer.append(step + 1, batch(1))  # step is over: the writer compacts it
+            wait_until(lambda step=step: len(data_files(step_folder(tmp_path, step))) == 1)
+            reads = len(seen)
+            wait_until(lambda reads=reads: len(seen) > reads + 3)
+            stop.set()
+            for reader in readers:
+                reader.join()
+            stop.clear()
+            assert set(seen) == {FLUSHES * FLUSH_ROWS}, sorted(set(seen))
+            seen.clear()
+    assert caplog.messages == []
