@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -64,6 +64,19 @@ MAX_PENDING_ROWS = 65_536
 ROW_GROUP_BYTES = 32 * 2**20
 """A compacted file's row groups hold about this much (Arrow bytes) each."""
 COMPRESSION = "zstd"
+PAGE_CHECK_ROWS = 8
+"""Rows written between checks of a Parquet page's size (pyarrow's ``write_batch_size``): a
+page holds about 1 MB and at most this many rows more, so that reading a few rows decodes
+little (at pyarrow's 1,024 rows, one page of long responses held hundreds of MB)."""
+DICTIONARY_COLUMNS = [name for name in FILE_SCHEMA.names if name != "response"]
+"""Columns written with a dictionary: all but the responses, which seldom repeat whole and
+whose dictionary page a reader of one row would decode whole."""
+_LAYOUT: dict[str, Any] = {
+    "compression": COMPRESSION,
+    "write_batch_size": PAGE_CHECK_ROWS,
+    "use_dictionary": DICTIONARY_COLUMNS,
+}
+"""How every file of the record is written (pyarrow's options)."""
 
 
 @dataclass(frozen=True)
@@ -412,7 +425,7 @@ def _cannot_write(directory: Path, exc: OSError) -> str:
 
 
 def _parquet_writer(table: pa.Table) -> Callable[[BinaryIO], None]:
-    return lambda sink: pq.write_table(table, sink, compression=COMPRESSION)
+    return lambda sink: pq.write_table(table, sink, **_LAYOUT)
 
 
 def _merger(folder: StepFolder, sources: list[str]) -> Callable[[BinaryIO], None]:
@@ -421,7 +434,7 @@ def _merger(folder: StepFolder, sources: list[str]) -> Callable[[BinaryIO], None
     def merge(sink: BinaryIO) -> None:
         names = json.dumps(sources).encode()
         schema = FILE_SCHEMA.with_metadata({COMPACTED_FROM: names})
-        with pq.ParquetWriter(sink, schema, compression=COMPRESSION) as writer:
+        with pq.ParquetWriter(sink, schema, **_LAYOUT) as writer:
             group: list[pa.Table] = []
             for name in sources:
                 with folder.open(name) as source:

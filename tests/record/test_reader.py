@@ -201,3 +201,22 @@ def test_a_step_read_while_it_is_compacted_is_read_whole(
             assert set(seen) == {FLUSHES * FLUSH_ROWS}, sorted(set(seen))
             seen.clear()
     assert caplog.messages == []
+
+
+def test_rows_read_by_position_are_those_the_whole_read_gives(tmp_path: Path) -> None:
+    """Across files (a step not yet compacted) and in any order asked for."""
+    with RecordWriter(tmp_path, "r", compact_after_s=3600, flush_interval_s=0.02) as writer:
+        for flush in range(3):
+            writer.append(0, batch(40, seed=flush))
+            wait_until(lambda: writer.status.rows_pending == 0)
+        assert len(data_files(step_folder(tmp_path, 0))) == 3
+        record = open_record(tmp_path)
+        whole = record.read(0, lambda files: files.read(positions=True))
+        chosen = whole.take([119, 0, 57, 41, 80, 3])
+        rows = record.read(0, lambda files: files.rows_at(chosen))
+    expected = chosen.drop_columns(["_file", "_row"]).to_pylist()
+    assert rows == expected
+    assert [row["response"] for row in rows] == [
+        batch(40, seed=position // 40).items[position % 40].response
+        for position in (119, 0, 57, 41, 80, 3)
+    ]
