@@ -8,10 +8,13 @@ into a new one, retention removed the step), the step is listed and read again. 
 of a large step are read by position (:meth:`StepFiles.rows_at`): only the pages that hold
 them are decoded, never every response of the step.
 
-Plain Parquet readers see the same rows without this package::
+Plain Parquet readers see the same rows without this package, told that ``step`` (the
+``step=N`` folders) is a 64-bit integer::
 
-    pyarrow.dataset.dataset(DIR, format="parquet", partitioning="hive")
-    duckdb.sql("SELECT * FROM read_parquet('DIR/**/*.parquet', hive_partitioning=true)")
+    steps = pyarrow.dataset.partitioning(pa.schema([("step", pa.int64())]), flavor="hive")
+    pyarrow.dataset.dataset(DIR, format="parquet", partitioning=steps)
+    duckdb.sql("SELECT * FROM read_parquet('DIR/**/*.parquet', hive_partitioning=true, "
+               "hive_types={'step': BIGINT})")
 """
 
 from __future__ import annotations

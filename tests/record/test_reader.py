@@ -145,20 +145,6 @@ def test_the_record_documents_its_columns(record: Path) -> None:
     )
 
 
-def test_pandas_and_polars_alone_read_one_step(record: Path) -> None:
-    """The README's pandas and polars recipes: a step's rows, with their step."""
-    import pandas
-    import polars
-
-    expected = sorted((response, verify) for response, _, verify in rows_of(3))
-    frame = pandas.read_parquet(record, filters=[("step", "==", 3)])
-    assert sorted(zip(frame["response"], frame["verify"], strict=True)) == expected
-    lazy = polars.scan_parquet(f"{record}/**/*.parquet", hive_partitioning=True)
-    step = lazy.filter(polars.col("step") == 3).collect()
-    assert sorted(step.select("response", "verify").iter_rows()) == expected
-    assert set(step["step"]) == {3}
-
-
 FLUSHES, FLUSH_ROWS = 20, 10
 
 
