@@ -170,7 +170,7 @@ def mark_record(root: Path) -> None:
     if problem is not None:
         raise ForeignFolder(problem)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:  # the marker's name is claimed at once: another replica never sees a bare folder
+    try:  # claimed before any other file: a replica beside sees an empty folder or a record
         descriptor = os.open(root / MARKER, flags, 0o600)
     except FileExistsError:  # another replica marked it meanwhile
         return

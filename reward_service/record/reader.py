@@ -178,7 +178,6 @@ class Record:
     def read_step(self, step: int, columns: Sequence[str] | None = None) -> pa.Table:
         """The rows of ``step`` (all of :data:`RECORD_SCHEMA`'s columns, or ``columns``),
         from every folder; empty when no folder has it."""
-        _selected(columns)  # an unknown column is refused before anything is read
         return self.read(step, lambda files: files.read(columns))
 
     def read(self, step: int, reading: Callable[[StepFiles], T]) -> T:

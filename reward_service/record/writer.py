@@ -103,7 +103,8 @@ def _ignore_lost(rows: int) -> None:
 
 
 class RecordWriter:
-    """Writes scored batches into the record at ``directory`` (made if missing).
+    """Writes scored batches into the record at ``directory`` (made if missing, marked as
+    a record and made private before the constructor returns, when it can be).
 
     Args:
         directory: the record's folder; replicas of one deployment may share it.
@@ -150,6 +151,9 @@ class RecordWriter:
         self._unsettled: dict[int, float] = {}  # step -> last write (monotonic), uncompacted
         self._newest_step = -1
         self._stop = threading.Event()
+        with contextlib.suppress(OSError):  # the thread tries again, and says why it fails
+            mark_record(self.directory)  # before the caller puts anything of its own there
+            make_private(self.directory)
         self._thread = threading.Thread(target=self._run, name="record-writer", daemon=True)
         self._thread.start()
 

@@ -331,5 +331,19 @@ def test_a_record_folder_that_exists_is_made_private(tmp_path: Path, kind: str) 
             writer.append(0, batch(4))
     root.mkdir(exist_ok=True)
     root.chmod(0o777)
-    with RecordWriter(root, "r"):
-        wait_until(lambda: stat.S_IMODE(root.stat().st_mode) == 0o700)
+    with RecordWriter(root, "r"):  # at once: before the service serves, or writes anything
+        assert stat.S_IMODE(root.stat().st_mode) == 0o700
+        assert is_record(root)
+
+
+def test_a_file_put_beside_at_start_up_does_not_make_the_record_a_foreign_folder(
+    tmp_path: Path,
+) -> None:
+    """The service may keep its statistics file in the record's folder, and opens it
+    right after the writer: the folder is a record by then."""
+    root = tmp_path / "record"
+    with RecordWriter(root, "r", **QUICK) as writer:
+        (root / "stats.jsonl").write_text("")
+        writer.append(0, batch(4))
+        wait_until(lambda: written(writer, 4))
+    assert writer.status.rows_lost == 0
