@@ -218,6 +218,8 @@ def rescore(
         record = open_record(record_dirs)
     except (NotARecord, ValueError) as exc:
         _fail(str(exc), code=2)
+    if out is not None and (problem := _unwritable_changes_file(out, record)):
+        _fail(f"--out {out}: {problem}", code=2)
     held = record.held(chosen)
     if not held:
         within = "" if steps is None else f" in {steps}"
@@ -226,6 +228,20 @@ def rescore(
     print_summary(summary, Console(width=max(Console().width, 120)))
     if out is not None:
         console.print(f"{summary.changed:,} changed items -> {out}")
+
+
+def _unwritable_changes_file(out: Path, record: Record) -> str | None:
+    """Why the changes file cannot be written at ``out``, or None; checked before hours of
+    re-scoring."""
+    place = out.resolve()
+    for folder in record.folders:
+        if place.is_relative_to(folder.resolve()):
+            return f"inside the record {folder}, whose readers would take it for the record's"
+    if out.is_dir():
+        return "is a folder; name a file"
+    if not out.parent.is_dir():
+        return f"{out.parent} is not a folder"
+    return None
 
 
 def _fail(message: str, code: int) -> NoReturn:

@@ -25,6 +25,8 @@ TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 character, which no client could send in an Authorization header."""
 MIN_RECORD_BYTES = 2**20
 """The smallest record retention in bytes: below it a single flush could not be kept."""
+RECORD_MARKER = "_reward_record.json"
+"""The file that makes a folder a record (``reward_service.record.files`` writes it)."""
 
 
 ALARM_PREFIX = "alarm_"
@@ -297,7 +299,7 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _record_dir_can_be_a_folder(cls, value: Path | None) -> Path | None:
         if value is not None:
-            problem = _not_a_folder(value)
+            problem = record_folder_problem(value)
             if problem:
                 raise ValueError(f"cannot keep the record in {value}: {problem}")
         return value
@@ -341,6 +343,27 @@ def _unwritable(path: Path) -> str | None:
             return None
     except OSError as exc:
         return f"no file can be created in {folder} ({exc.strerror or exc})"
+
+
+def record_folder_problem(path: Path) -> str | None:
+    """Why the record can never be kept in ``path``, or None: a file is in the way, or it is
+    a folder of other files (no :data:`RECORD_MARKER`), which the record must never write
+    among nor remove. A folder that cannot be listed is no reason (see :func:`_not_a_folder`).
+    """
+    problem = _not_a_folder(path)
+    if problem is not None:
+        return problem
+    try:
+        names = sorted(set(os.listdir(path)) - {"lost+found"})  # a fresh disk's, mounted here
+    except OSError:  # missing (made at start-up), or not to be looked at
+        return None
+    if not names or RECORD_MARKER in names:
+        return None
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return (
+        f"it holds files of its own ({shown}) and is no record (no {RECORD_MARKER}); "
+        "give a new or empty folder"
+    )
 
 
 def _not_a_folder(path: Path) -> str | None:

@@ -166,6 +166,12 @@ def test_an_unwritable_stats_file_stops_serve_with_one_line(tmp_path: Path, wher
             "{file}/record",
             "cannot keep the record in {file}/record: {file} is not a directory",
         ),
+        (
+            "RECORD_DIR",
+            "{foreign}",
+            "cannot keep the record in {foreign}: it holds files of its own (notes.txt, step=1, "
+            "step=2) and is no record (no _reward_record.json); give a new or empty folder",
+        ),
         ("RECORD_MAX_BYTES", "1000", "Input should be greater than or equal to 1048576"),
         ("RECORD_MAX_STEPS", "0", "Input should be greater than or equal to 1"),
     ],
@@ -173,11 +179,26 @@ def test_an_unwritable_stats_file_stops_serve_with_one_line(tmp_path: Path, wher
 def test_a_record_setting_that_cannot_work_stops_serve_with_one_line(
     tmp_path: Path, variable: str, value: str, message: str
 ) -> None:
+    """A folder of other files is refused, as ``rescore`` refuses it: the record would write
+    among them, and its retention remove them."""
     (tmp_path / "file").write_text("")
-    value, message = (text.replace("{file}", str(tmp_path / "file")) for text in (value, message))
+    foreign = tmp_path / "foreign"
+    for step in (1, 2):
+        (foreign / f"step={step}").mkdir(parents=True)
+    (foreign / "step=1" / "data.csv").write_text("precious\n")
+    (foreign / "notes.txt").write_text("mine\n")
+    places = {"{file}": tmp_path / "file", "{foreign}": foreign}
+    for name, place in places.items():
+        value, message = value.replace(name, str(place)), message.replace(name, str(place))
     done = _serve_with({f"REWARD_SERVICE_{variable}": value, **ONE_WORKER})
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: REWARD_SERVICE_{variable}: {message}"]
+    assert sorted(str(path.relative_to(foreign)) for path in foreign.rglob("*")) == [
+        "notes.txt",
+        "step=1",
+        "step=1/data.csv",
+        "step=2",
+    ]
 
 
 # --- reward-service rescore ---------------------------------------------------------------
@@ -203,9 +224,9 @@ def _rescore(*args: str) -> Result:
     return CliRunner().invoke(app, ["rescore", *args], prog_name="reward-service")
 
 
-def _rows_of(result: Result, title: str) -> list[list[str]]:
-    """The body rows of the rich table titled ``title`` in the command's output."""
-    table = result.output.split(title, 1)[1].split("└", 1)[0]
+def _rows_of(output: str, title: str) -> list[list[str]]:
+    """The body rows of the rich table titled ``title`` in the command's ``output``."""
+    table = output.split(title, 1)[1].split("└", 1)[0]
     lines = [line for line in table.splitlines() if line.startswith("│")]
     return [[cell.strip() for cell in line.strip("│").split("│")] for line in lines]
 
@@ -216,9 +237,9 @@ def test_rescore_finds_nothing_changed_in_a_record_as_written(
     monkeypatch.setenv("REWARD_SERVICE_WORKERS", "1")
     result = _rescore(str(written_record))
     assert result.exit_code == 0, result.output
-    steps = _rows_of(result, "Re-scored steps")
-    assert [row[:4] for row in steps] == [[str(step), "6", "0", "0"] for step in range(3)]
-    assert all(row[4] == row[5] for row in steps)  # the mean reward, before and after
+    steps = _rows_of(result.output, "Re-scored steps")
+    assert [row[:5] for row in steps] == [[str(step), "6", "0", "0", "0"] for step in range(3)]
+    assert all(row[5] == row[6] for row in steps)  # the mean reward, before and after
     assert "18 items in 3 steps: 0 changed" in result.output
     assert "Most frequent changes" not in result.output
 
@@ -244,12 +265,12 @@ def test_rescore_finds_exactly_the_rows_altered_by_hand(
     out = tmp_path / "changes.parquet"
     result = _rescore(str(root), "--steps", "1:", "--out", str(out))
     assert result.exit_code == 0, result.output
-    steps = _rows_of(result, "Re-scored steps")
-    assert [row[:4] for row in steps] == [["1", "6", "2", "0"], ["2", "6", "0", "0"]]
+    steps = _rows_of(result.output, "Re-scored steps")
+    assert [row[:5] for row in steps] == [["1", "6", "2", "0", "0"], ["2", "6", "0", "0", "0"]]
     changes = pq.read_table(out).to_pylist()
     assert [(row["step"], row["item"]) for row in changes] == [(1, 1), (1, 2)]
     assert [(row["verify_before"], row["verify_after"]) for row in changes] == [(1, 0), (0, 1)]
-    shown = _rows_of(result, "Most frequent changes")
+    shown = _rows_of(result.output, "Most frequent changes")
     assert [row[:2] for row in shown] == [["13", "12.8"], ["\\frac{64}{5}", "12.8"]]
 
 
@@ -273,3 +294,92 @@ def test_rescore_says_what_is_wrong_in_one_line(
     result = _rescore(*args)
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1 and message in result.output
+
+
+def test_rescore_leaves_the_routes_own_verdicts_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An OpenRLHF query that does not start with its prompt is the route's error, recorded
+    with the whole query: re-scoring that query would invent a change."""
+    from reward_service.app import create_app
+    from reward_service.bench.local_server import serve_in_thread
+    from reward_service.settings import ServiceSettings
+
+    root = tmp_path / "record"
+    prompt = "<|im_start|>user\nFind V.<|im_end|>\n<|im_start|>assistant\n"
+    body = {
+        "query": [prompt + make_response("12.8"), "Another question. " + make_response("12.8")],
+        "prompts": [prompt, prompt],
+        "labels": ["12.8", "12.8"],
+    }
+    with serve_in_thread(create_app(ServiceSettings(workers=1, record_dir=root))) as url:
+        answer = httpx.post(f"{url}/openrlhf/get_reward", json=body, timeout=60).json()
+    assert answer["rewards"] == [pytest.approx(1.4), 0.0]
+
+    monkeypatch.setenv("REWARD_SERVICE_WORKERS", "1")
+    result = _rescore(str(root))
+    assert result.exit_code == 0, result.output
+    [step] = _rows_of(result.output, "Re-scored steps")
+    assert step[1:5] == ["2", "0", "0", "1"]  # items, changed, timeouts, not re-scorable
+    assert step[5] == step[6]  # the mean reward: the route's verdict stands
+    assert "2 items in 1 step: 0 changed" in result.output
+    assert "1 not re-scorable" in result.output
+    assert "Most frequent changes" not in result.output
+
+
+def test_rescore_skips_rows_without_a_response_or_label_in_one_line(
+    written_record: Path, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from reward_service.record.files import data_files, step_folder
+
+    root = tmp_path / "record"
+    shutil.copytree(written_record, root)
+    for step in (1, 2):
+        (path,) = data_files(step_folder(root, step))
+        table = pq.read_table(path)
+        rows = table.to_pylist()
+        rows[0]["response"], rows[1]["ground_truth"] = None, None
+        pq.write_table(pa.Table.from_pylist(rows, table.schema), path, compression="zstd")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "reward_service.cli", "rescore", str(root)],
+        env={**os.environ, **ONE_WORKER, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    steps = _rows_of(done.stdout, "Re-scored steps")
+    assert [row[:5] for row in steps] == [
+        ["0", "6", "0", "0", "0"],
+        ["1", "6", "0", "0", "2"],
+        ["2", "6", "0", "0", "2"],
+    ]
+    said = [line for line in done.stderr.splitlines() if "without a response or label" in line]
+    assert len(said) == 1 and "step 1" in said[0]
+    assert "4 not re-scorable" in done.stdout
+
+
+@pytest.mark.parametrize("where", ["a-folder", "inside-the-record"])
+def test_rescore_refuses_an_out_it_cannot_or_must_not_write_and_leaves_nothing(
+    written_record: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    root = tmp_path / "record"
+    shutil.copytree(written_record, root)
+    (tmp_path / "a-folder").mkdir()
+    out, said = {
+        "a-folder": (tmp_path / "a-folder", "is a folder"),
+        "inside-the-record": (root / "step=1", "inside the record"),
+    }[where]
+    before = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*"))
+
+    monkeypatch.setenv("REWARD_SERVICE_WORKERS", "1")
+    result = _rescore(str(root), "--out", str(out))
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --out {out}: ") and said in lines[0]
+    assert sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*")) == before

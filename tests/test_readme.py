@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from statistics import mean
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,8 @@ def test_the_openrlhf_request_body_is_answered_as_shown(service_url: str) -> Non
 
 
 def test_the_records_reading_recipes_run_as_written(tmp_path: Path) -> None:
-    """The DuckDB one-liner and the Python recipe of the record's section, on a record."""
+    """The DuckDB one-liner and the Python recipes of the record's section, on a record
+    that holds a step past 2^31 (the service takes steps up to 10^12)."""
     import duckdb
 
     from reward_service.record import RecordWriter
@@ -54,7 +56,7 @@ def test_the_records_reading_recipes_run_as_written(tmp_path: Path) -> None:
 
     section = README.split("## Keep every scored item: the record", 1)[1].split("\n## ", 1)[0]
     root = tmp_path / "record"
-    batches = {412: batch(40, seed=1), 413: batch(24, seed=2)}
+    batches = {412: batch(40, seed=1), 413: batch(24, seed=2), 2**31 + 5: batch(8, seed=3)}
     with RecordWriter(root, "replica") as writer:
         for step, scored in batches.items():
             writer.append(step, scored)
@@ -68,7 +70,10 @@ def test_the_records_reading_recipes_run_as_written(tmp_path: Path) -> None:
     assert rows == [pytest.approx(row) for row in expected]
 
     recipe = section.split("```python\n", 1)[1].split("```", 1)[0]
-    names: dict[str, object] = {}
+    names: dict[str, Any] = {}
     exec(recipe.replace("/data/record", str(root)), names)
-    step = names["step"]
-    assert list(step["response"]) == [item.response for item in batches[412].items]
+    responses = [item.response for item in batches[412].items]
+    for reader in ("pyarrow", "pandas", "polars"):
+        step = names[f"with_{reader}"]
+        assert list(step["response"]) == responses, reader
+        assert set(step["step"]) == {412}, reader

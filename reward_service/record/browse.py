@@ -3,6 +3,9 @@
 A page lists at most :data:`PAGE_ROWS_MAX` rows, each with its answer section and every
 signal but not its text (a few hundred bytes a row, whatever the model wrote), so a page is
 at most a few hundred kilobytes; :func:`item_text` gives one row with its whole response.
+Either reads what it filters and orders on (:data:`INDEX`) for every row of the step, and
+the rest, responses included, for the rows it shows only: its memory is about its page's,
+not its step's.
 Answers are keyed as the statistics count them (:func:`~reward_service.stats.answers.answer_key`:
 the equivalent forms of a right answer are its label), so the answers the dashboard's panels
 name can be chosen here.
@@ -17,7 +20,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reward_service.record.reader import Record
+from reward_service.record.reader import Record, StepFiles
 from reward_service.stats.answers import answer_key, display_text
 from reward_service.stats.tables import answer_section, visible
 
@@ -27,6 +30,8 @@ ANSWERS_LISTED = 50
 Verdict = Literal["correct", "wrong", "none"]
 Status = Literal["ok", "timeout", "error"]
 ORDER = [("time", "ascending"), ("batch", "ascending"), ("item", "ascending")]
+INDEX = ["time", "batch", "item", "pred", "ground_truth", "verify", "status", "verdict"]
+"""The columns a page is ordered, filtered and counted on, read for every row of its step."""
 
 
 @dataclass(frozen=True)
@@ -55,18 +60,22 @@ def step_page(record: Record, step: int, query: StepQuery) -> dict[str, Any] | N
     """The rows of ``step`` that match ``query`` (in the order they were answered), with
     the step's item count, the matching count and its most frequent answers; None when
     the record does not hold ``step``."""
-    table = record.read_step(step)
-    if table.num_rows == 0:
+    return record.read(step, lambda files: _page(files, query))
+
+
+def _page(files: StepFiles, query: StepQuery) -> dict[str, Any] | None:
+    index = files.read(INDEX, positions=True)
+    if index.num_rows == 0:
         return None
-    table = table.sort_by(ORDER)
-    keys = _answer_keys(table)
-    matching = table.filter(pa.array(_matches(table, keys, query), pa.bool_()))
+    index = index.sort_by(ORDER)
+    keys = _answer_keys(index)
+    matching = index.filter(pa.array(_matches(index, keys, query), pa.bool_()))
     page = matching.slice(query.offset, query.limit)
     counts = Counter(keys)
     rights = dict(keys)
     return {
-        "step": step,
-        "items": table.num_rows,
+        "step": files.step,
+        "items": index.num_rows,
         "matching": matching.num_rows,
         "offset": query.offset,
         "limit": query.limit,
@@ -74,19 +83,21 @@ def step_page(record: Record, step: int, query: StepQuery) -> dict[str, Any] | N
             {"answer": key, "right": rights[key], "items": items}
             for (key, _), items in counts.most_common(ANSWERS_LISTED)
         ],
-        "rows": [_row(row) for row in page.to_pylist()],
+        "rows": [_row(row) for row in files.rows_at(page)],
     }
 
 
 def item_text(record: Record, step: int, batch: str, item: int) -> dict[str, Any] | None:
     """Item ``item`` of batch ``batch`` in ``step``, with its whole response; None when the
     record does not hold it."""
-    table = record.read_step(step)
-    mask = pc.and_(pc.equal(table["batch"], batch), pc.equal(table["item"], item))
-    found = table.filter(mask).slice(0, 1).to_pylist()
-    if not found:
-        return None
-    return {**_row(found[0]), "response": visible(found[0]["response"])}
+
+    def find(files: StepFiles) -> dict[str, Any] | None:
+        index = files.read(["batch", "item"], positions=True)
+        mask = pc.and_(pc.equal(index["batch"], batch), pc.equal(index["item"], item))
+        found = files.rows_at(index.filter(mask).slice(0, 1))
+        return {**_row(found[0]), "response": visible(found[0]["response"])} if found else None
+
+    return record.read(step, find)
 
 
 def _answer_keys(table: pa.Table) -> list[tuple[str, bool]]:

@@ -10,9 +10,11 @@ from reward_service.record.rescore import TOP_CHANGES, RescoreSummary
 
 
 def steps_table(summary: RescoreSummary) -> Table:
-    """One row per step: items, changed items, timeouts, the mean reward before and after."""
+    """One row per step: items, changed items, timeouts, items not re-scorable, the mean
+    reward before and after."""
     table = Table(title="Re-scored steps", title_justify="left")
-    for name in ("step", "items", "changed", "timeouts", "mean before", "mean after"):
+    columns = ("step", "items", "changed", "timeouts", "not re-scorable", "mean before")
+    for name in (*columns, "mean after"):
         table.add_column(name, justify="right")
     for step in summary.steps:
         table.add_row(
@@ -20,6 +22,7 @@ def steps_table(summary: RescoreSummary) -> Table:
             f"{step.items:,}",
             f"{step.changed:,}",
             f"{step.timeouts:,}",
+            f"{step.not_rescorable:,}",
             f"{step.mean_before:.4f}",
             f"{step.mean_after:.4f}",
         )
@@ -46,7 +49,8 @@ def totals(summary: RescoreSummary) -> Text:
         f"{summary.items:,} items in {_count(len(summary.steps), 'step')}: "
         f"{summary.changed:,} changed, "
         f"{summary.timeouts:,} timed out before or after (not compared), "
-        f"in {summary.seconds:.1f} s\n"
+        f"{summary.not_rescorable:,} not re-scorable (left as recorded: the route's own "
+        f"verdict, or no response or label), in {summary.seconds:.1f} s\n"
         f"recorded by: {recorded or 'nothing'}\n"
         f"re-scored by: {summary.scorer_version}"
     )

@@ -4,14 +4,18 @@ The record is read one step at a time and scored through the service's batch sco
 (its process pool, timeouts and limits), each item with the weights it was paid with, so
 memory stays bounded whatever the run's size. An item is *changed* when its signals,
 score, reflection verdict or status differ; a timeout on either side is no verdict, so
-such an item is counted apart and never as changed. Every changed item can be written to
-a Parquet file (:data:`CHANGES_SCHEMA`), one row each, before and after side by side.
+such an item is counted apart and never as changed. An item that is not the scorer's to
+judge again is left as recorded, counted apart as *not re-scorable*: the route's own
+verdict (an OpenRLHF query that does not start with its prompt, recorded whole), or a row
+without its response or label. Every changed item can be written to a Parquet file
+(:data:`CHANGES_SCHEMA`), one row each, before and after side by side.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import time
@@ -25,11 +29,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reward_service.engine import BatchItem
-from reward_service.errors import PoolUnavailable
+from reward_service.errors import PROMPT_NOT_FOUND, PoolUnavailable
 from reward_service.record.files import temp_name
 from reward_service.record.reader import Record
 from reward_service.record.schema import RECORD_SCHEMA
 from reward_service.scoring import WEIGHTS_KEY, ScoreResult
+
+logger = logging.getLogger("reward_service.record")
 
 COMPARED = ("verify", "format", "reflect", "score", "verdict", "status")
 """What makes an item changed (a timeout on either side aside)."""
@@ -61,7 +67,7 @@ CHANGES_SCHEMA = pa.schema(
     ]
 )
 """One row per changed item: where it is, what was scored, each signal before and after."""
-_READ = [*CONTEXT, *SIDES, "weights", "scorer_version"]
+_READ = [*CONTEXT, *SIDES, "error", "weights", "scorer_version"]
 
 
 class Report(Protocol):
@@ -87,13 +93,16 @@ class StepSummary:
         items: items in the record for it.
         changed: items whose signals, score, verdict or status differ.
         timeouts: items that timed out before or after (neither changed nor same).
-        mean_before, mean_after: the mean reward as recorded and as re-scored.
+        not_rescorable: items left as recorded (:func:`not_rescorable`).
+        mean_before, mean_after: the mean reward as recorded and as re-scored (an item
+            left as recorded keeps its reward).
     """
 
     step: int
     items: int
     changed: int
     timeouts: int
+    not_rescorable: int
     mean_before: float
     mean_after: float
 
@@ -118,6 +127,7 @@ class RescoreSummary:
         steps: each step's summary, in order.
         changes: how many items each change describes (the most frequent ones are kept
             exactly; see :data:`CHANGES_KEPT`).
+        incomplete: rows without a response or label (among the not re-scorable ones).
         seconds: how long it took.
     """
 
@@ -125,6 +135,7 @@ class RescoreSummary:
     recorded_versions: Counter[str] = field(default_factory=Counter)
     steps: list[StepSummary] = field(default_factory=list)
     changes: Counter[Change] = field(default_factory=Counter)
+    incomplete: int = 0
     seconds: float = 0.0
 
     @property
@@ -138,6 +149,10 @@ class RescoreSummary:
     @property
     def timeouts(self) -> int:
         return sum(step.timeouts for step in self.steps)
+
+    @property
+    def not_rescorable(self) -> int:
+        return sum(step.not_rescorable for step in self.steps)
 
     def top_changes(self, count: int = TOP_CHANGES) -> list[tuple[Change, int]]:
         """The ``count`` most frequent changes, with their item counts."""
@@ -193,7 +208,14 @@ async def rescore(
     wanted = record.held(steps)
     with _changes_file(out) as write_changes:
         for done, step in enumerate(wanted, start=1):
+            incomplete = summary.incomplete
             step_summary = await _rescore_step(record, step, scorer, summary, write_changes)
+            if summary.incomplete and not incomplete:
+                logger.warning(
+                    "record: rows without a response or label are not re-scored (the first "
+                    "in step %d); they are counted as not re-scorable",
+                    step,
+                )
             summary.steps.append(step_summary)
             on_step(step_summary, done, len(wanted))
     summary.seconds = time.monotonic() - started
@@ -209,11 +231,12 @@ async def _rescore_step(
 ) -> StepSummary:
     """Read, score and compare one step: what it holds is released when this returns."""
     rows = (await asyncio.to_thread(record.read_step, step, _READ)).to_pylist()
+    rescorable = [row for row in rows if not_rescorable(row) is None]
     results: list[ScoreResult] = []
-    for start in range(0, len(rows), CHUNK_ITEMS):
-        items = [_item(row) for row in rows[start : start + CHUNK_ITEMS]]
+    for start in range(0, len(rescorable), CHUNK_ITEMS):
+        items = [_item(row) for row in rescorable[start : start + CHUNK_ITEMS]]
         results.extend(await _score_chunk(scorer, items))
-    return _compare_step(step, rows, results, summary, write_changes)
+    return _compare_step(step, rows, iter(results), summary, write_changes)
 
 
 async def _score_chunk(scorer: Scorer, items: list[BatchItem]) -> list[ScoreResult]:
@@ -223,6 +246,15 @@ async def _score_chunk(scorer: Scorer, items: list[BatchItem]) -> list[ScoreResu
             return (await scorer.score(items)).results
         await asyncio.sleep(POOL_RETRY_PAUSE_S)
     return (await scorer.score(items)).results
+
+
+def not_rescorable(row: Mapping[str, Any]) -> str | None:
+    """Why a recorded row is left as it was, or None when the scorer judges it again."""
+    if row["status"] == "error" and row["error"] == PROMPT_NOT_FOUND:
+        return "the route's verdict"
+    if row["response"] is None or row["ground_truth"] is None:
+        return "incomplete"
+    return None
 
 
 def _item(row: Mapping[str, Any]) -> BatchItem:
@@ -250,14 +282,24 @@ def outcome(before: Mapping[str, Any], after: ScoreResult) -> str:
 def _compare_step(
     step: int,
     rows: list[dict[str, Any]],
-    results: list[ScoreResult],
+    results: Iterator[ScoreResult],
     summary: RescoreSummary,
     write_changes: Callable[[list[dict[str, Any]]], None],
 ) -> StepSummary:
+    """Each row against its result (``results`` holds one per re-scorable row, in order)."""
     changed: list[dict[str, Any]] = []
-    timeouts = 0
-    for row, result in zip(rows, results, strict=True):
+    timeouts = left = 0
+    rewards_after: list[float] = []
+    for row in rows:
         summary.recorded_versions[row["scorer_version"]] += 1
+        why_not = not_rescorable(row)
+        if why_not is not None:
+            left += 1
+            summary.incomplete += why_not == "incomplete"
+            rewards_after.append(row["score"] or 0.0)
+            continue
+        result = next(results)
+        rewards_after.append(result.score)
         kind = outcome(row, result)
         timeouts += kind == "timeout"
         if kind == "changed":
@@ -269,8 +311,9 @@ def _compare_step(
         len(rows),
         len(changed),
         timeouts,
+        left,
         _mean(row["score"] or 0.0 for row in rows),
-        _mean(result.score for result in results),
+        _mean(rewards_after),
     )
 
 
@@ -332,8 +375,8 @@ def _changes_file(path: Path | None) -> Iterator[Callable[[list[dict[str, Any]]]
                     writer.write_table(pa.Table.from_pylist(rows, CHANGES_SCHEMA))
 
             yield write
+        os.rename(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
-    os.rename(temp, path)

@@ -5,8 +5,12 @@ a background thread writes what was queued every ``flush_interval_s`` as one new
 file per step (:mod:`reward_service.record.files` says how a file appears whole or not at
 all). When a later step has been written and a step has had no rows for
 ``compact_after_s`` (and at close), the writer merges its own files of that step into one.
-After a compaction, retention removes the oldest step folders past ``max_steps`` or
-``max_bytes``.
+After a compaction, retention removes the oldest steps past ``max_steps`` or ``max_bytes``:
+the record's own files of them, and each folder once that left it empty.
+
+The writer never writes into a folder of other files (it is no record), makes the record's
+folder 0o700 when it starts, and never writes through a ``step=N`` that is a symbolic link
+(its rows are lost, said once).
 
 A write that fails (a full disk, a read-only or vanished folder) costs its rows, never the
 caller's request: they are counted as lost (``status``, ``on_lost``), the log says so once,
@@ -20,31 +24,32 @@ import contextlib
 import itertools
 import json
 import logging
-import os
-import secrets
-import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from reward_service.record.files import (
     COMPACTED_FROM,
+    NotAStepFolder,
+    StepFolder,
     data_file_name,
-    data_files,
-    make_private_folder,
+    is_data_file,
+    make_private,
     mark_record,
+    new_session,
     owned_by,
+    record_bytes,
+    remove_step,
     replaced_files,
     safe_replica,
     step_folder,
     step_folders,
-    write_atomically,
 )
 from reward_service.record.schema import FILE_SCHEMA, ScoredBatch, batch_table, batches_table
 
@@ -59,6 +64,19 @@ MAX_PENDING_ROWS = 65_536
 ROW_GROUP_BYTES = 32 * 2**20
 """A compacted file's row groups hold about this much (Arrow bytes) each."""
 COMPRESSION = "zstd"
+PAGE_CHECK_ROWS = 8
+"""Rows written between checks of a Parquet page's size (pyarrow's ``write_batch_size``): a
+page holds about 1 MB and at most this many rows more, so that reading a few rows decodes
+little (at pyarrow's 1,024 rows, one page of long responses held hundreds of MB)."""
+DICTIONARY_COLUMNS = [name for name in FILE_SCHEMA.names if name != "response"]
+"""Columns written with a dictionary: all but the responses, which seldom repeat whole and
+whose dictionary page a reader of one row would decode whole."""
+_LAYOUT: dict[str, Any] = {
+    "compression": COMPRESSION,
+    "write_batch_size": PAGE_CHECK_ROWS,
+    "use_dictionary": DICTIONARY_COLUMNS,
+}
+"""How every file of the record is written (pyarrow's options)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +103,8 @@ def _ignore_lost(rows: int) -> None:
 
 
 class RecordWriter:
-    """Writes scored batches into the record at ``directory`` (made if missing).
+    """Writes scored batches into the record at ``directory`` (made if missing, marked as
+    a record and made private before the constructor returns, when it can be).
 
     Args:
         directory: the record's folder; replicas of one deployment may share it.
@@ -119,7 +138,7 @@ class RecordWriter:
         self._max_pending_rows = max_pending_rows
         self._fsync = fsync
         self._on_lost = on_lost
-        self._session = secrets.token_hex(6)
+        self._session = new_session()
         self._batch_numbers = itertools.count()
         self._file_numbers = itertools.count()
         self._lock = threading.Lock()
@@ -132,6 +151,9 @@ class RecordWriter:
         self._unsettled: dict[int, float] = {}  # step -> last write (monotonic), uncompacted
         self._newest_step = -1
         self._stop = threading.Event()
+        with contextlib.suppress(OSError):  # the thread tries again, and says why it fails
+            mark_record(self.directory)  # before the caller puts anything of its own there
+            make_private(self.directory)
         self._thread = threading.Thread(target=self._run, name="record-writer", daemon=True)
         self._thread.start()
 
@@ -231,12 +253,15 @@ class RecordWriter:
         return pa.concat_tables(tables) if tables else FILE_SCHEMA.empty_table()
 
     def _write_step(self, step: int, table: pa.Table) -> None:
-        folder = step_folder(self.directory, step)
         name = data_file_name(self.replica, self._session, next(self._file_numbers))
         try:
             self._prepare()
-            make_private_folder(folder)
-            write_atomically(folder / name, _parquet_writer(table), self._fsync)
+            with StepFolder(self.directory, step, create=True) as folder:
+                folder.write(name, _parquet_writer(table), self._fsync)
+        except NotAStepFolder as exc:
+            self._unqueue(table.num_rows)
+            self._lose(table.num_rows, f"step {step}", f"{exc}; its rows are lost")
+            return
         except OSError as exc:
             self._unqueue(table.num_rows)
             self._lose(table.num_rows, "write", _cannot_write(self.directory, exc))
@@ -252,31 +277,44 @@ class RecordWriter:
         self._newest_step = max(self._newest_step, step)
 
     def _prepare(self) -> None:
-        """Once: mark the record, finish what a killed writer of this replica left."""
+        """Once: mark the record (never a folder of other files), make it private, finish
+        what a killed writer of this replica left."""
         if self._prepared:
             return
         mark_record(self.directory)
-        for step, folder in step_folders(self.directory).items():
-            if len(self._own_files(folder)) > 1:
-                self._unsettled[step] = time.monotonic()
+        try:
+            make_private(self.directory)
+        except OSError as exc:  # another user's folder: the record is kept all the same
+            logger.warning("record: cannot make %s private (%s)", self.directory, exc)
+        for step in step_folders(self.directory):
+            with contextlib.suppress(OSError), StepFolder(self.directory, step) as folder:
+                if len(self._own_files(folder)) > 1:
+                    self._unsettled[step] = time.monotonic()
         self._prepared = True
 
-    def _own_files(self, folder: Path) -> list[Path]:
+    def _own_files(self, folder: StepFolder) -> list[str]:
         """This replica's data files in ``folder``, after removing its leftover temporary
-        files and the files an interrupted compaction had already replaced."""
-        with contextlib.suppress(FileNotFoundError):
-            for name in os.listdir(folder):
-                if name.startswith(f".{self.replica}.") and name.endswith(".tmp"):
-                    _remove(folder / name)
-        own = [path for path in data_files(folder) if owned_by(path.name, self.replica)]
+        files and the files an interrupted compaction had already replaced.
+
+        Raises:
+            OSError: the folder cannot be listed, or a file removed.
+        """
+        names = folder.names()
+        for name in names:
+            if name.startswith(f".{self.replica}.") and name.endswith(".tmp"):
+                folder.remove(name)
+        own = [name for name in names if is_data_file(name) and owned_by(name, self.replica)]
         replaced = set()
-        for path in own:
-            with contextlib.suppress(OSError, pa.ArrowException, ValueError):
-                replaced.update(replaced_files(path))
-        for path in own:
-            if path.name in replaced:
-                _remove(path)
-        return [path for path in own if path.name not in replaced]
+        for name in own:
+            with (
+                contextlib.suppress(OSError, pa.ArrowException, ValueError),
+                folder.open(name) as source,
+            ):
+                replaced.update(replaced_files(source))
+        for name in own:
+            if name in replaced:
+                folder.remove(name)
+        return [name for name in own if name not in replaced]
 
     def _compact_settled(self, final: bool) -> None:
         now = time.monotonic()
@@ -295,38 +333,66 @@ class RecordWriter:
 
     def _compact(self, step: int) -> bool:
         """Merge this replica's files of ``step`` into one; False to try again later."""
-        folder = step_folder(self.directory, step)
         try:
-            sources = self._own_files(folder)
-            if len(sources) < 2:
-                return True
-            target = folder / data_file_name(self.replica, self._session, next(self._file_numbers))
-            write_atomically(target, _merger(sources), self._fsync)
+            with StepFolder(self.directory, step) as folder:
+                return self._compact_in(folder)
+        except (FileNotFoundError, NotAStepFolder):  # removed, or replaced by a link
+            return True
         except OSError as exc:
-            self._trouble("compact", f"cannot compact {folder} ({exc}); trying again later")
+            where = f"{self.directory}/step={step}"
+            self._trouble("compact", f"cannot compact {where} ({exc}); trying again later")
             return False
+
+    def _compact_in(self, folder: StepFolder) -> bool:
+        """Merge this replica's files in ``folder`` into one; False to try again later.
+
+        Raises:
+            OSError: a file cannot be read, written or removed.
+        """
+        sources = self._own_files(folder)
+        if len(sources) < 2:
+            return True
+        target = data_file_name(self.replica, self._session, next(self._file_numbers))
+        try:
+            folder.write(target, _merger(folder, sources), self._fsync)
         except pa.ArrowException as exc:  # a file damaged after it was written
-            logger.warning("record: %s left uncompacted: %s", folder, exc)
+            logger.warning("record: %s left uncompacted: %s", folder.path, exc)
             return True
         self._recovered("compact", f"compacting in {self.directory} again")
-        for path in sources:
-            _remove(path)
+        for name in sources:
+            folder.remove(name)
         return True
 
     def _apply_retention(self) -> None:
         if self._max_steps is None and self._max_bytes is None:
             return
         try:
-            folders = step_folders(self.directory)
-            doomed = _oldest_past(folders, self._max_steps, self._max_bytes)
+            held = record_bytes(self.directory)
         except OSError as exc:
             self._trouble("retention", f"cannot apply retention in {self.directory} ({exc})")
             return
-        for step in doomed:
-            shutil.rmtree(folders[step], ignore_errors=True)
+        removed, kept = [], {}
+        for step in _oldest_past(held, self._max_steps, self._max_bytes):
+            try:
+                others = remove_step(self.directory, step)
+            except OSError as exc:
+                self._trouble("retention", f"retention cannot remove step {step} ({exc})")
+                continue
+            removed.append(step)
             self._unsettled.pop(step, None)
-        if doomed:
-            logger.info("record: removed steps %d-%d (retention)", doomed[0], doomed[-1])
+            if others:
+                kept[step] = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        if removed:
+            first, last = removed[0], removed[-1]
+            shown = f"steps {first}-{last}" if len(removed) > 1 else f"step {first}"
+            logger.info("record: removed %s (retention)", shown)
+        for step, others in kept.items():
+            logger.warning(
+                "record: %s keeps its folder (retention): it holds files the record did not "
+                "write (%s)",
+                step_folder(self.directory, step),
+                others,
+            )
 
     # accounting
 
@@ -363,19 +429,20 @@ def _cannot_write(directory: Path, exc: OSError) -> str:
 
 
 def _parquet_writer(table: pa.Table) -> Callable[[BinaryIO], None]:
-    return lambda sink: pq.write_table(table, sink, compression=COMPRESSION)
+    return lambda sink: pq.write_table(table, sink, **_LAYOUT)
 
 
-def _merger(sources: list[Path]) -> Callable[[BinaryIO], None]:
-    """Writes ``sources`` (one replica's files of a step) as one file that names them."""
+def _merger(folder: StepFolder, sources: list[str]) -> Callable[[BinaryIO], None]:
+    """Writes ``sources`` (one replica's files in ``folder``) as one file that names them."""
 
     def merge(sink: BinaryIO) -> None:
-        names = json.dumps([path.name for path in sources]).encode()
+        names = json.dumps(sources).encode()
         schema = FILE_SCHEMA.with_metadata({COMPACTED_FROM: names})
-        with pq.ParquetWriter(sink, schema, compression=COMPRESSION) as writer:
+        with pq.ParquetWriter(sink, schema, **_LAYOUT) as writer:
             group: list[pa.Table] = []
-            for path in sources:
-                group.append(pq.read_table(path, schema=FILE_SCHEMA))
+            for name in sources:
+                with folder.open(name) as source:
+                    group.append(pq.read_table(source, schema=FILE_SCHEMA))
                 if sum(table.nbytes for table in group) >= ROW_GROUP_BYTES:
                     writer.write_table(pa.concat_tables(group))
                     group = []
@@ -385,30 +452,14 @@ def _merger(sources: list[Path]) -> Callable[[BinaryIO], None]:
     return merge
 
 
-def _oldest_past(
-    folders: dict[int, Path], max_steps: int | None, max_bytes: int | None
-) -> list[int]:
-    """The oldest steps to remove to keep at most ``max_steps`` and ``max_bytes``, never
-    the newest one.
-
-    Raises:
-        OSError: a folder cannot be measured.
-    """
-    steps = sorted(folders)
+def _oldest_past(held: dict[int, int], max_steps: int | None, max_bytes: int | None) -> list[int]:
+    """The oldest of the ``held`` steps (with their bytes) to remove to keep at most
+    ``max_steps`` and ``max_bytes``, never the newest one."""
+    steps = sorted(held)
     count = max(0, len(steps) - max_steps) if max_steps is not None else 0
     if max_bytes is not None:
-        sizes = [_folder_bytes(folders[step]) for step in steps]
+        sizes = [held[step] for step in steps]
         total = sum(sizes)
         while count < len(steps) - 1 and total - sum(sizes[:count]) > max_bytes:
             count += 1
     return steps[: min(count, len(steps) - 1)]
-
-
-def _folder_bytes(folder: Path) -> int:
-    with os.scandir(folder) as entries:
-        return sum(entry.stat().st_size for entry in entries if entry.is_file())
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()

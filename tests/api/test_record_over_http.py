@@ -4,7 +4,9 @@ shows, and a disk that fails it fails no request."""
 
 from __future__ import annotations
 
+import random
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,13 @@ import httpx
 import pyarrow.dataset
 import pytest
 
+from reward_service.api.routes.record import READS_AT_ONCE
 from reward_service.bench.local_server import ServiceProcess
-from reward_service.scoring import scorer_version
+from reward_service.record import RecordWriter, ScoredBatch
+from reward_service.scoring import RewardWeights, scorer_version
+from reward_service.stats.step import ScoredItem
 from tests.conftest import make_response
-from tests.record.helpers import fill, remount, wait_until
+from tests.record.helpers import batch, fill, made_up_result, remount, wait_until
 from tests.service_process import ONE_WORKER, metric
 
 COLUMNS = {
@@ -167,3 +172,80 @@ def test_a_disk_that_fails_the_record_fails_no_request(small_disk: Path, trouble
     assert service.output.count("record: cannot write") == 1
     steps = pyarrow.dataset.dataset(root, format="parquet", partitioning="hive").to_table()
     assert sorted(set(steps["step"].to_pylist())) == [0, 3]
+
+
+RESPONSE_CHARS = 200_000
+BIG_STEP_ROWS = 400
+"""A step of 80 MB of responses (20 flushes of 20 items)."""
+PAGE_ROWS = 5
+
+
+def _long_responses(seed: int, count: int) -> ScoredBatch:
+    """``count`` responses of :data:`RESPONSE_CHARS` characters, each its own."""
+    rng = random.Random(seed)
+    words = ("x", "=", "12.8", "so", "\\frac{64}{5}")
+    thinking = " ".join(rng.choice(words) for _ in range(RESPONSE_CHARS // 3))
+    items = [
+        ScoredItem(f"<think>{seed}-{n} {thinking}"[:RESPONSE_CHARS], "12.8") for n in range(count)
+    ]
+    results = [made_up_result(rng) for _ in items]
+    return ScoredBatch(items, results, RewardWeights(), "/score", scorer_version(), time.time())
+
+
+def _memory_kib(pid: int) -> dict[str, int]:
+    """The process's resident set now (VmRSS) and at its peak (VmHWM), in KiB."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    fields = dict(line.split(":", 1) for line in lines)
+    return {name: int(fields[name].split()[0]) for name in ("VmRSS", "VmHWM")}
+
+
+def test_a_page_of_a_big_step_costs_about_the_page_not_the_step(tmp_path: Path) -> None:
+    """The service's peak memory (VmHWM, reset once warm) grows by a few pages, not by the
+    step, while pages of an 80 MB step are read, one and then four at once, and one
+    response whole; and what they used is given back."""
+    root = tmp_path / "record"
+    with RecordWriter(root, "writer", fsync=False) as writer:
+        writer.append(1, batch(20))
+        for flush in range(BIG_STEP_ROWS // 20):
+            writer.append(7, _long_responses(flush, 20))
+            wait_until(lambda: writer.status.rows_pending == 0)
+        writer.append(8, batch(1))
+    page_kib = PAGE_ROWS * RESPONSE_CHARS // 1024
+    env = {**ONE_WORKER, "REWARD_SERVICE_RECORD_DIR": str(root)}
+    with ServiceProcess(env=env) as service:
+
+        def page(step: int, offset: int = 0) -> dict[str, Any]:
+            params = {"offset": offset, "limit": PAGE_ROWS}
+            answer = httpx.get(f"{service.url}/record/steps/{step}", params=params, timeout=60)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        for _ in range(3):  # warm: every code path a page takes, on a small step
+            first = page(1)["rows"][0]
+            path = f"/record/steps/1/items/{first['batch']}/{first['item']}"
+            httpx.get(f"{service.url}{path}", timeout=60).raise_for_status()
+        pid = service.process.pid
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak is now what it holds
+        before = _memory_kib(pid)["VmRSS"]
+
+        shown = page(7, offset=BIG_STEP_ROWS // 2)
+        assert shown["items"] == BIG_STEP_ROWS and len(shown["rows"]) == PAGE_ROWS
+        one_page = _memory_kib(pid)["VmHWM"] - before
+
+        readers = [threading.Thread(target=page, args=(7, offset)) for offset in (0, 100, 200, 390)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        row = shown["rows"][0]
+        path = f"/record/steps/7/items/{row['batch']}/{row['item']}"
+        whole = httpx.get(f"{service.url}{path}", timeout=60).json()
+        assert len(whole["response"]) == RESPONSE_CHARS
+        all_reads = _memory_kib(pid)["VmHWM"] - before
+        kept = _memory_kib(pid)["VmRSS"] - before
+
+    # before pages were read by position: 203 MB for one page, and kept
+    assert one_page < 24 * page_kib, (one_page, page_kib)
+    assert all_reads < READS_AT_ONCE * 24 * page_kib, (all_reads, page_kib)
+    assert kept < 12 * page_kib, (kept, page_kib)
+    assert READS_AT_ONCE * 24 * page_kib < BIG_STEP_ROWS * RESPONSE_CHARS // 1024 / 1.5

@@ -153,6 +153,10 @@ def test_an_item_comes_with_its_whole_text(scored) -> None:
         ("/record/steps/4", {"status": "done"}, 422, "'ok', 'timeout' or 'error'"),
         ("/record/steps/4", {"limit": 201}, 422, "less than or equal to 200"),
         ("/record/steps/-1", {}, 422, "greater than or equal to 0"),
+        ("/record/steps/4/items/{batch}/9223372036854775808", {}, 422, "less than or equal to"),
+        ("/record/steps/4/items/{batch}/2147483648", {}, 422, "less than or equal to"),
+        ("/record/steps/4/items/{batch}/-1", {}, 422, "greater than or equal to 0"),
+        ("/record/steps/1000000000001", {}, 422, "less than or equal to"),
     ],
 )
 def test_what_is_not_there_or_not_valid_is_a_clear_4xx(

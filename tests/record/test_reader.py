@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from reward_service.record import RECORD_SCHEMA, NotARecord, RecordWriter, open_record
 from reward_service.record.files import data_files, step_folder
-from tests.record.helpers import batch
+from tests.record.helpers import batch, wait_until
 
 STEPS = {3: [batch(40, seed=1), batch(24, seed=2)], 4: [batch(32, seed=3)]}
 
@@ -144,15 +145,64 @@ def test_the_record_documents_its_columns(record: Path) -> None:
     )
 
 
-def test_pandas_and_polars_alone_read_one_step(record: Path) -> None:
-    """The README's pandas and polars recipes: a step's rows, with their step."""
-    import pandas
-    import polars
+FLUSHES, FLUSH_ROWS = 20, 10
 
-    expected = sorted((response, verify) for response, _, verify in rows_of(3))
-    frame = pandas.read_parquet(record, filters=[("step", "==", 3)])
-    assert sorted(zip(frame["response"], frame["verify"], strict=True)) == expected
-    lazy = polars.scan_parquet(f"{record}/**/*.parquet", hive_partitioning=True)
-    step = lazy.filter(polars.col("step") == 3).collect()
-    assert sorted(step.select("response", "verify").iter_rows()) == expected
-    assert set(step["step"]) == {3}
+
+def test_a_step_read_while_it_is_compacted_is_read_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Readers racing the writer's compaction of a step (its flushes merged into one file,
+    then removed) see all of it every time, three compactions over, and log nothing."""
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def keep_reading(step: int) -> None:
+        record = open_record(tmp_path)
+        while not stop.is_set():
+            seen.append(record.read_step(step).num_rows)
+
+    options = {"compact_after_s": 0, "flush_interval_s": 0.02}
+    with (
+        caplog.at_level(logging.WARNING, "reward_service.record"),
+        RecordWriter(tmp_path, "r", **options) as writer,
+    ):
+        for step in (0, 2, 4):
+            for flush in range(FLUSHES):
+                writer.append(step, batch(FLUSH_ROWS, seed=flush))
+                wait_until(lambda: writer.status.rows_pending == 0)
+            assert len(data_files(step_folder(tmp_path, step))) == FLUSHES
+            readers = [threading.Thread(target=keep_reading, args=(step,)) for _ in range(3)]
+            for reader in readers:
+                reader.start()
+            reads = len(seen)
+            wait_until(lambda reads=reads: len(seen) > reads + 3)
+            writer.append(step + 1, batch(1))  # step is over: the writer compacts it
+            wait_until(lambda step=step: len(data_files(step_folder(tmp_path, step))) == 1)
+            reads = len(seen)
+            wait_until(lambda reads=reads: len(seen) > reads + 3)
+            stop.set()
+            for reader in readers:
+                reader.join()
+            stop.clear()
+            assert set(seen) == {FLUSHES * FLUSH_ROWS}, sorted(set(seen))
+            seen.clear()
+    assert caplog.messages == []
+
+
+def test_rows_read_by_position_are_those_the_whole_read_gives(tmp_path: Path) -> None:
+    """Across files (a step not yet compacted) and in any order asked for."""
+    with RecordWriter(tmp_path, "r", compact_after_s=3600, flush_interval_s=0.02) as writer:
+        for flush in range(3):
+            writer.append(0, batch(40, seed=flush))
+            wait_until(lambda: writer.status.rows_pending == 0)
+        assert len(data_files(step_folder(tmp_path, 0))) == 3
+        record = open_record(tmp_path)
+        whole = record.read(0, lambda files: files.read(positions=True))
+        chosen = whole.take([119, 0, 57, 41, 80, 3])
+        rows = record.read(0, lambda files: files.rows_at(chosen))
+    expected = chosen.drop_columns(["_file", "_row"]).to_pylist()
+    assert rows == expected
+    assert [row["response"] for row in rows] == [
+        batch(40, seed=position // 40).items[position % 40].response
+        for position in (119, 0, 57, 41, 80, 3)
+    ]

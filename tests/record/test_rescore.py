@@ -222,3 +222,12 @@ def test_steps_a_to_b_read_as_a_python_slice(text: str, steps: range) -> None:
 def test_steps_that_are_no_range_are_one_line(text: str) -> None:
     with pytest.raises(ValueError, match="expected A:B"):
         parse_steps(text)
+
+
+def test_a_changes_file_that_cannot_be_written_leaves_nothing_behind(
+    written: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(IsADirectoryError):
+        rescored(written, out=tmp_path / "taken")
+    assert [path.name for path in tmp_path.iterdir()] == ["taken"]

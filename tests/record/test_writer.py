@@ -228,3 +228,122 @@ def test_an_unwritable_disk_costs_rows_never_a_request(
         assert len(warnings(caplog, "writing to")) == 1  # and once that it writes again
     assert sum(lost) == 48
     assert open_record(root).steps() == [0, 2]
+
+
+def tree(root: Path) -> dict[str, str | None]:
+    """Every path under ``root``, with its text (None for a folder or a link)."""
+    return {
+        str(path.relative_to(root)): path.read_text()
+        if path.is_file() and not path.is_symlink()
+        else None
+        for path in sorted(root.rglob("*"))
+    }
+
+
+def test_a_folder_of_other_files_is_never_written_among(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not even marked: its rows are lost (counted, said once), its files kept."""
+    root = tmp_path / "foreign"
+    for step in (1, 2):
+        (root / f"step={step}").mkdir(parents=True)
+    (root / "step=1" / "data.csv").write_text("precious\n")
+    (root / "notes.txt").write_text("mine\n")
+    before = tree(root)
+    lost: list[int] = []
+    with (
+        caplog.at_level(logging.WARNING, "reward_service.record"),
+        RecordWriter(root, "r", max_steps=1, on_lost=lost.append, **QUICK) as writer,
+    ):
+        for step in (5, 6, 7):
+            writer.append(step, batch(4, seed=step))
+            wait_until(lambda step=step: writer.status.rows_lost == 4 * (step - 4))
+        assert "is no record" in (writer.status.failing or "")
+    assert tree(root) == before
+    assert sum(lost) == 12
+    assert len(warnings(caplog, "is no record")) == 1
+
+
+def test_retention_removes_only_what_the_record_wrote(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The record's files of a step go, and its folder once empty; a file someone else put
+    there stays, with its folder, and the log says so."""
+    root = tmp_path / "record"
+    with RecordWriter(root, "r", **QUICK) as writer:
+        for step in (1, 2):
+            writer.append(step, batch(4, seed=step))
+            wait_until(lambda step=step: written(writer, 4 * step))
+    (root / "step=1" / "notes.txt").write_text("mine\n")
+    (root / "notes.txt").write_text("mine too\n")
+    with (
+        caplog.at_level(logging.INFO, "reward_service.record"),
+        RecordWriter(root, "r", max_steps=1, compact_after_s=0, **QUICK) as writer,
+    ):
+        writer.append(3, batch(4, seed=3))
+        wait_until(lambda: written(writer, 4))
+    assert open_record(root).steps() == [3]
+    assert sorted(os.listdir(root)) == ["_reward_record.json", "notes.txt", "step=1", "step=3"]
+    assert os.listdir(root / "step=1") == ["notes.txt"]
+    assert (root / "step=1" / "notes.txt").read_text() == "mine\n"
+    assert warnings(caplog, "(retention)") == [
+        "record: removed steps 1-2 (retention)",
+        f"record: {root / 'step=1'} keeps its folder (retention): it holds files the record "
+        "did not write (notes.txt)",
+    ]
+
+
+def test_a_step_folder_that_is_a_symbolic_link_is_never_written_through_nor_removed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root, elsewhere = tmp_path / "record", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.txt").write_text("mine\n")
+    with RecordWriter(root, "r", **QUICK) as writer:
+        writer.append(1, batch(4))
+        wait_until(lambda: written(writer, 4))
+    (root / "step=5").symlink_to(elsewhere)
+    lost: list[int] = []
+    options = {"max_steps": 1, "compact_after_s": 0, "on_lost": lost.append, **QUICK}
+    with (
+        caplog.at_level(logging.INFO, "reward_service.record"),
+        RecordWriter(root, "r", **options) as writer,
+    ):
+        for seed in (5, 6):
+            writer.append(5, batch(4, seed=seed))
+            wait_until(lambda seed=seed: writer.status.rows_lost == 4 * (seed - 4))
+        writer.append(7, batch(4, seed=7))
+        wait_until(lambda: written(writer, 4))
+    assert tree(elsewhere) == {"precious.txt": "mine\n"}
+    assert (root / "step=5").is_symlink()
+    assert open_record(root).steps() == [7]
+    assert sum(lost) == 8
+    assert len(warnings(caplog, "step=5")) == 1
+    assert "symbolic link" in warnings(caplog, "step=5")[0]
+    assert warnings(caplog, "(retention)") == ["record: removed step 1 (retention)"]
+
+
+@pytest.mark.parametrize("kind", ["empty", "record"])
+def test_a_record_folder_that_exists_is_made_private(tmp_path: Path, kind: str) -> None:
+    root = tmp_path / "record"
+    if kind == "record":
+        with RecordWriter(root, "r") as writer:
+            writer.append(0, batch(4))
+    root.mkdir(exist_ok=True)
+    root.chmod(0o777)
+    with RecordWriter(root, "r"):  # at once: before the service serves, or writes anything
+        assert stat.S_IMODE(root.stat().st_mode) == 0o700
+        assert is_record(root)
+
+
+def test_a_file_put_beside_at_start_up_does_not_make_the_record_a_foreign_folder(
+    tmp_path: Path,
+) -> None:
+    """The service may keep its statistics file in the record's folder, and opens it
+    right after the writer: the folder is a record by then."""
+    root = tmp_path / "record"
+    with RecordWriter(root, "r", **QUICK) as writer:
+        (root / "stats.jsonl").write_text("")
+        writer.append(0, batch(4))
+        wait_until(lambda: written(writer, 4))
+    assert writer.status.rows_lost == 0

@@ -27,6 +27,8 @@ READS_AT_ONCE = 2
 _READS = threading.BoundedSemaphore(READS_AT_ONCE)
 
 StepNumber = Annotated[int, Path(ge=0, le=MAX_STEP, description="The step, as /stats numbers it.")]
+MAX_ITEM = 2**31 - 1
+"""The highest position in a batch the record holds (its ``item`` column is 32-bit)."""
 
 
 def _record(state: ServiceState) -> Record:
@@ -85,7 +87,7 @@ def item_with_text(
     state: State,
     step: StepNumber,
     batch: Annotated[str, Path(max_length=64, pattern=r"^[0-9a-f]+-\d+$")],
-    item: Annotated[int, Path(ge=0)],
+    item: Annotated[int, Path(ge=0, le=MAX_ITEM)],
 ) -> dict[str, Any]:
     """One response of the record with its whole text (``batch`` and ``item`` as
     ``/record/steps/{step}`` lists them)."""
