@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import random
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -189,10 +190,15 @@ def test_the_caller_learns_the_step_each_batch_was_counted_in(results) -> None:
     assert {s["step"]: s["batches"] for s in recorder.step_counts()} == counted
 
 
-def test_a_batch_record_sent_elsewhere_counts_as_if_recorded_there(results) -> None:
+def test_a_batch_record_sent_elsewhere_counts_as_if_recorded_there(
+    results, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What a Ray Serve replica sends the keeper (pickled, as Ray ships it) is numbered,
-    counted and listed by the keeper's recorder exactly as the batch recorded there."""
-    here, keeper = StatsRecorder(untagged_gap_s=10), StatsRecorder(untagged_gap_s=10)
+    counted and listed by the keeper's recorder exactly as the batch recorded there (both
+    made in the same millisecond, where their row numbers start)."""
+    with monkeypatch.context() as frozen:
+        frozen.setattr(time, "time_ns", lambda: 1_796_614_095_000_000_000)
+        here, keeper = StatsRecorder(untagged_gap_s=10), StatsRecorder(untagged_gap_s=10)
     timed_out = dataclasses.replace(results[0], status="timeout", verify=0, error="too slow")
     scored = (items_of(BATCH), [timed_out, *results[1:]])
     for step, now in ((3, 1.0), (None, 2.0), (None, 30.0)):
