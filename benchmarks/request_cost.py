@@ -1,7 +1,7 @@
 """What one request costs the server (not a test-suite test), against a real
 ``reward-service serve`` on 127.0.0.1, in two parts:
 
-    python benchmarks/request_cost.py [--part hot|bodies|all] [--baseline /older/checkout]
+    python benchmarks/request_cost.py [--part hot|bodies|all|where] [--baseline /older/checkout]
 
 ``hot``: the request path as verl's streaming reward workers use it. The server process's
 CPU time per request (``/proc``: user + system, all its threads) over sequential requests
@@ -17,6 +17,13 @@ meanwhile, for hostile and ordinary bodies (default settings, 1 worker). Peak me
 server process's resident high-water mark (``VmHWM``, reset before each body), minus its
 level before; /health is asked every 20 ms while the body is sent and answered.
 
+``where`` (not in ``all``): where the time goes. A sampling profile (py-spy, which must be
+on PATH: ``pip install py-spy``) of each server under sequential cached 1-item requests,
+its samples put in buckets by what they run, each bucket in milliseconds of the server's
+CPU per request measured meanwhile, the bare route beside it; then a cold step's CPU split
+between the server and its pool, and, in this process, between the analysis of its
+responses and the verification of its distinct pairs: what bounds it.
+
 With ``--baseline``, the same measurements run on that checkout's code (``PYTHONPATH``),
 side by side. Results: RESULTS.md.
 """
@@ -26,16 +33,21 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import orjson
+import psutil
 from fastapi import FastAPI
 from pydantic import BaseModel
 
@@ -43,6 +55,7 @@ from reward_service.bench.local_server import ServiceProcess, free_port
 from reward_service.bench.streaming import measure_stream
 from reward_service.bench.whole_step import measure_naive
 from reward_service.bench.workload import grpo_step
+from reward_service.scoring import MultiSignalMathReward
 from reward_service.settings import ServiceSettings
 
 # --- the hot path -------------------------------------------------------------------------
@@ -350,9 +363,138 @@ def bodies(versions: dict[str, str | None]) -> None:
             )
 
 
+# --- where the time goes ---------------------------------------------------------------------
+
+BUCKETS: tuple[tuple[str, bool, tuple[str, ...]], ...] = (
+    # (bucket, whether its marks name the sample's innermost frame (else any frame), marks)
+    ("event loop: epoll, and C code under run_until_complete", True, ("Runner.run ",)),
+    ("socket writes (transport.write)", True, ("RequestResponseCycle.send (",)),
+    ("hand-offs to threads (to_thread, futures)", False, ("thread.py", "Condition.", "to_thread")),
+    ("the record (its writer thread, queueing)", False, ("RecordWriter", "record/", "pyarrow")),
+    ("statistics", False, ("StatsRecorder", "stats/")),
+    ("access log", False, ("logging/", "log_redaction")),
+    ("dependency solving", False, ("solve_dependencies", "api/deps.py")),
+    ("body: read, decode, validate", False, ("api/body.py", "model_validate", "admission")),
+    ("scoring: analysis, verdict cache", False, ("scoring/", "engine/")),
+    ("metrics", False, ("prometheus_client", "ServiceMetrics")),
+    ("HTTP parsing, middleware, routing", False, ("uvicorn/", "starlette/", "fastapi/")),
+)
+
+
+def _bucket(stack: str) -> str:
+    innermost = stack.rsplit(";", 1)[-1]
+    for name, at_leaf, marks in BUCKETS:
+        if any((innermost.startswith(m) if at_leaf else m in stack) for m in marks):
+            return name
+    return "other"
+
+
+def profile(server: ServiceProcess, requests: int, py_spy: str) -> dict[str, float]:
+    """Milliseconds of the server's CPU per cached 1-item request, by bucket (py-spy's
+    samples of the server's busy threads, shared out over the CPU measured meanwhile)."""
+    route, body = _shapes()["1 item, cached"]
+    with server, httpx.Client(base_url=server.url, timeout=120) as client:
+        pid = server.process.pid  # type: ignore[union-attr]
+        for k in range(300):
+            client.post(route, content=body(-k - 1), headers=JSON).raise_for_status()
+        with tempfile.TemporaryDirectory() as folder:
+            samples = Path(folder, "samples.txt")
+            spy = subprocess.Popen(
+                [py_spy, "record", "--rate", "400", "--nonblocking", "--threads", "--format",
+                 "raw", "--output", str(samples), "--pid", str(pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            for k in range(100):  # while py-spy attaches
+                client.post(route, content=body(-k - 1000), headers=JSON).raise_for_status()
+            before = _cpu_seconds(pid)
+            for k in range(requests):
+                client.post(route, content=body(k), headers=JSON).raise_for_status()
+            cpu_ms = (_cpu_seconds(pid) - before) / requests * 1000
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+            counts: Counter[str] = Counter()
+            for line in samples.read_text().splitlines():
+                stack, _, count = line.rpartition(" ")
+                counts[_bucket(stack)] += int(count)
+    total = sum(counts.values()) or 1
+    return {name: cpu_ms * n / total for name, n in counts.items()} | {"total": cpu_ms}
+
+
+def profile_table(versions: dict[str, str | None], requests: int, py_spy: str) -> None:
+    """Where a cached 1-item request's server CPU goes, the bare route's beside it."""
+    with tempfile.TemporaryDirectory() as record:
+        columns = {"bare route": profile(_bare(), requests, py_spy)} | {
+            version: profile(_service(code, record), requests, py_spy)
+            for version, code in versions.items()
+        }
+    print(f"| where the server's CPU goes (ms per request) | {' | '.join(columns)} |")
+    print(f"| --- |{' --- |' * len(columns)}")
+    for name in [bucket[0] for bucket in BUCKETS] + ["other", "total"]:
+        cells = " | ".join(f"{column.get(name, 0.0):.3f}" for column in columns.values())
+        print(f"| {name} | {cells} |", flush=True)
+
+
+def _cpu_of(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return times.user + times.system
+
+
+def cold_step_split(versions: dict[str, str | None]) -> None:
+    """A cold step's wall time and CPU, the server's and its pool's, then the scoring's
+    own CPU in this process: what bounds the step on this machine's cores."""
+    step = grpo_step(4096, 200, pathological_share=0.0, seed=1)
+    items = [{"response": item.response, "ground_truth": item.ground_truth} for item in step]
+    body = orjson.dumps({"items": items})
+    cores = len(os.sched_getaffinity(0))
+    print(
+        "| cold 4,096-item step | seconds | server CPU (s) | pool CPU (s) | all CPU / cores (s) |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    for version, code in versions.items():
+        for _ in range(ROUNDS):
+            with tempfile.TemporaryDirectory() as record, _service(code, record) as service:
+                server = psutil.Process(service.process.pid)  # type: ignore[union-attr]
+                before = {p.pid: _cpu_of(p) for p in (server, *server.children(True))}
+                started = time.perf_counter()
+                httpx.post(
+                    f"{service.url}/score", content=body, headers=JSON, timeout=600
+                ).raise_for_status()
+                seconds = time.perf_counter() - started
+                used = {
+                    p.pid: _cpu_of(p) - before.get(p.pid, 0.0)
+                    for p in (server, *server.children(True))
+                }
+                server_s = used.pop(server.pid)
+            print(
+                f"| {version} | {seconds:.2f} | {server_s:.2f} | {sum(used.values()):.2f} | "
+                f"{(server_s + sum(used.values())) / cores:.2f} |",
+                flush=True,
+            )
+    reward = MultiSignalMathReward()
+    reward.verify("1", "1")  # once-only imports
+    started = time.process_time()
+    analyses = [reward.analyze(item.response) for item in step]
+    analysis_s = time.process_time() - started
+    pairs = {
+        (a.pred, i.ground_truth) for a, i in zip(analyses, step, strict=True) if a.pred is not None
+    }
+    started = time.process_time()
+    for pred, label in pairs:
+        reward.verify(pred, label)
+    verify_s = time.process_time() - started
+    print(
+        f"\nThe scoring alone, in one process (this code): analysis of the {len(step):,} "
+        f"responses {analysis_s:.2f} s CPU, verification of the {len(pairs)} distinct pairs "
+        f"{verify_s:.2f} s CPU: {(analysis_s + verify_s) / cores:.2f} s on {cores} cores."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("hot", "bodies", "all"), default="all")
+    parser.add_argument("--part", choices=("hot", "bodies", "all", "where"), default="all")
     parser.add_argument("--baseline", help="a checkout to measure side by side (PYTHONPATH)")
     parser.add_argument("--requests", type=int, default=2000, help="per shape and round")
     parser.add_argument("--seconds", type=float, default=15.0, help="of the 8 clients")
@@ -364,6 +506,13 @@ def main() -> None:
         hot_path(versions, args.requests, args.seconds)
     if args.part in ("bodies", "all"):
         bodies(versions)
+    if args.part == "where":
+        py_spy = shutil.which("py-spy")
+        if py_spy is None:
+            parser.error("--part where needs py-spy on PATH (pip install py-spy)")
+        profile_table(versions, args.requests, py_spy)
+        print()
+        cold_step_split(versions)
 
 
 if __name__ == "__main__":
