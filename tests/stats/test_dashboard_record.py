@@ -10,12 +10,11 @@ import httpx
 from playwright.sync_api import Page, sync_playwright
 
 from reward_service.app import create_app
-from reward_service.bench.browser import CHROMIUM_FLAGS
 from reward_service.bench.local_server import serve_in_thread
 from reward_service.settings import ServiceSettings
 from tests.conftest import make_response
 from tests.record.helpers import wait_until
-from tests.stats.test_dashboard import _chromium, _wait_for_steps
+from tests.stats.test_dashboard import _open, _wait_for_steps
 
 HANGS = "9^{9^{9^{9^{9}}}}"
 TOKEN = "dashboard-record-token-0123"
@@ -38,15 +37,6 @@ def _score(url: str, step: int, items: list[dict[str, Any]], token: bool = False
     body = {"items": items, "step": step}
     headers = AUTH if token else {}
     httpx.post(f"{url}/score", json=body, headers=headers, timeout=60).raise_for_status()
-
-
-def _open_dashboard(playwright, url: str, problems: list[str]) -> tuple[Any, Page]:
-    browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(f"{url}/dashboard")
-    return browser, page
 
 
 def _click_step(page: Page, panel: str, step: int) -> None:
@@ -92,7 +82,7 @@ def test_a_click_on_a_chart_lists_that_steps_responses_from_the_record(tmp_path)
 
         problems: list[str] = []
         with sync_playwright() as playwright:
-            browser, page = _open_dashboard(playwright, url, problems)
+            browser, page = _open(playwright, url, problems)
             page.wait_for_selector("#token-form:not([hidden])", timeout=20_000)
             page.fill("#token", TOKEN)
             page.click("#token-form button")
@@ -149,7 +139,7 @@ def test_the_page_says_when_the_record_is_off() -> None:
         _score(url, 3, [{"response": make_response(), "ground_truth": "12.8"}])
         problems: list[str] = []
         with sync_playwright() as playwright:
-            browser, page = _open_dashboard(playwright, url, problems)
+            browser, page = _open(playwright, url, problems)
             _wait_for_steps(page, 1)
             _click_step(page, "signals", 3)
             _shown(page, "the record is off: set REWARD_SERVICE_RECORD_DIR")
