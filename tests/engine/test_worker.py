@@ -59,7 +59,10 @@ def test_a_verification_past_its_cpu_deadline_is_a_timeout(worker: pebble.Proces
     done = worker.schedule(verify_chunk, args=(pairs,)).result(timeout=120)
     (slow, slow_cpu), *rest = done
     assert (slow.status, slow.equal) == ("timeout", False)
-    assert 0.3 <= slow_cpu < 1.0  # stopped by its deadline, measured in CPU time
+    # stopped by its 0.3 s deadline, measured in CPU time: the kernel checks CPU timers at
+    # its ticks and counts a busy core's time apart from the process clock read here, so a
+    # few ticks either way (0.289 s seen on a core shared with a busy loop)
+    assert 0.25 <= slow_cpu < 1.0
     # the slow item used the task's turn: the next one waits for another task
     assert rest == [] or rest[0][0].equal
 
