@@ -54,7 +54,7 @@ from pydantic import BaseModel
 from reward_service.bench.local_server import ServiceProcess, free_port
 from reward_service.bench.streaming import measure_stream
 from reward_service.bench.whole_step import measure_naive
-from reward_service.bench.workload import grpo_step
+from reward_service.bench.workload import WorkloadItem, grpo_step
 from reward_service.scoring import MultiSignalMathReward
 from reward_service.settings import ServiceSettings
 
@@ -200,54 +200,69 @@ def cpu_table(versions: dict[str, str | None], requests: int) -> float:
 
 
 def clients_table(versions: dict[str, str | None], seconds: float) -> float:
-    """8 clients sending cached 1-item requests back to back; returns this code's p50 ms."""
+    """8 clients sending cached 1-item requests back to back, ROUNDS rounds with the versions
+    interleaved; the medians of the rounds. Returns this code's p50 ms."""
     print("| 8 clients, 1 item each, back to back | requests/s | p50 ms | p99 ms |")
     print("| --- | --- | --- | --- |")
     pool = [_item("12.8", n) for n in range(1000)]
-    p50 = math.inf
-    for version, code in versions.items():
-        with tempfile.TemporaryDirectory() as record, _service(code, record) as service:
-            measure_stream("warm-up", service.url, pool, (1, 1), None, 1.0)
-            row = measure_stream(version, service.url, pool, (1, 1), None, seconds)
-        ordered = sorted(row.end_to_end_ms)
-        row_p50 = statistics.median(ordered)
-        if version == "this code":
-            p50 = row_p50
-        print(
-            f"| {version} | {row.requests / row.seconds:.0f} | {row_p50:.1f} | "
-            f"{ordered[round(0.99 * (len(ordered) - 1))]:.1f} |",
-            flush=True,
-        )
-    return p50
+    rounds: dict[str, list[tuple[float, float, float]]] = {version: [] for version in versions}
+    for _ in range(ROUNDS):
+        for version, code in versions.items():
+            with tempfile.TemporaryDirectory() as record, _service(code, record) as service:
+                measure_stream("warm-up", service.url, pool, (1, 1), None, 1.0)
+                row = measure_stream(version, service.url, pool, (1, 1), None, seconds)
+            ordered = sorted(row.end_to_end_ms)
+            rounds[version].append(
+                (
+                    row.requests / row.seconds,
+                    statistics.median(ordered),
+                    ordered[round(0.99 * (len(ordered) - 1))],
+                )
+            )
+    for version, measured in rounds.items():
+        rate, p50, p99 = (statistics.median(column) for column in zip(*measured, strict=True))
+        print(f"| {version} | {rate:.0f} | {p50:.1f} | {p99:.1f} |", flush=True)
+    return statistics.median(p50 for _, p50, _ in rounds["this code"])
+
+
+def _cold_step() -> tuple[list[WorkloadItem], bytes]:
+    """The cold step's items and its /score body."""
+    step = grpo_step(4096, 200, pathological_share=0.0, seed=1)
+    items = [{"response": item.response, "ground_truth": item.ground_truth} for item in step]
+    return step, orjson.dumps({"items": items})
+
+
+def _naive_seconds(step: list[WorkloadItem], sample: int) -> float:
+    """verl's naive loop over ``step``, extrapolated from a stratified sample."""
+    naive = measure_naive("cold step", step, sample, ServiceSettings().item_timeout_s)
+    return len(step) / naive.items_per_s
+
+
+def _post(url: str, body: bytes) -> float:
+    started = time.perf_counter()
+    httpx.post(f"{url}/score", content=body, headers=JSON, timeout=600).raise_for_status()
+    return time.perf_counter() - started
 
 
 def cold_step_table(versions: dict[str, str | None], naive_sample: int) -> float:
     """A cold 4,096-item step (a fresh service, its cache empty) against verl's naive loop
-    in the same run; returns this code's speedup."""
-    step = grpo_step(4096, 200, pathological_share=0.0, seed=1)
-    naive = measure_naive("cold step", step, naive_sample, ServiceSettings().item_timeout_s)
-    naive_s = len(step) / naive.items_per_s
-    items = [{"response": item.response, "ground_truth": item.ground_truth} for item in step]
-    body = orjson.dumps({"items": items})
+    in the same run, ROUNDS rounds with the versions interleaved; returns this code's
+    speedup."""
+    step, body = _cold_step()
+    naive_s = _naive_seconds(step, naive_sample)
     print("| cold 4,096-item step | seconds | naive loop (s, from its sample) | speedup |")
     print("| --- | --- | --- | --- |")
-    speedup = 0.0
-    for version, code in versions.items():
-        times = []
-        for _ in range(ROUNDS):
+    times: dict[str, list[float]] = {version: [] for version in versions}
+    for _ in range(ROUNDS):
+        for version, code in versions.items():
             with tempfile.TemporaryDirectory() as record, _service(code, record) as service:
-                started = time.perf_counter()
-                httpx.post(
-                    f"{service.url}/score", content=body, headers=JSON, timeout=600
-                ).raise_for_status()
-                times.append(time.perf_counter() - started)
-        seconds = statistics.median(times)
-        if version == "this code":
-            speedup = naive_s / seconds
+                times[version].append(_post(service.url, body))
+    for version, measured in times.items():
+        seconds = statistics.median(measured)
         print(
             f"| {version} | {seconds:.2f} | {naive_s:.1f} | {naive_s / seconds:.1f}x |", flush=True
         )
-    return speedup
+    return naive_s / statistics.median(times["this code"])
 
 
 def _verdict(name: str, value: float, goal: float, at_least: bool = False) -> None:
@@ -389,6 +404,17 @@ def _bucket(stack: str) -> str:
     return "other"
 
 
+def _py_spy(py_spy: str, pid: int, samples: Path, *options: str) -> subprocess.Popen[bytes]:
+    """py-spy recording process ``pid``'s busy threads into ``samples`` (raw stacks) until
+    it is sent SIGINT."""
+    command = [py_spy, "record", "--nonblocking", "--format", "raw", *options]
+    return subprocess.Popen(
+        [*command, "--output", str(samples), "--pid", str(pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def profile(server: ServiceProcess, requests: int, py_spy: str) -> dict[str, float]:
     """Milliseconds of the server's CPU per cached 1-item request, by bucket (py-spy's
     samples of the server's busy threads, shared out over the CPU measured meanwhile)."""
@@ -399,11 +425,7 @@ def profile(server: ServiceProcess, requests: int, py_spy: str) -> dict[str, flo
             client.post(route, content=body(-k - 1), headers=JSON).raise_for_status()
         with tempfile.TemporaryDirectory() as folder:
             samples = Path(folder, "samples.txt")
-            spy = subprocess.Popen(
-                [py_spy, "record", "--rate", "400", "--nonblocking", "--threads", "--format",
-                 "raw", "--output", str(samples), "--pid", str(pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+            spy = _py_spy(py_spy, pid, samples, "--rate", "400", "--threads")
             for k in range(100):  # while py-spy attaches
                 client.post(route, content=body(-k - 1000), headers=JSON).raise_for_status()
             before = _cpu_seconds(pid)
@@ -442,37 +464,78 @@ def _cpu_of(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def cold_step_split(versions: dict[str, str | None]) -> None:
-    """A cold step's wall time and CPU, the server's and its pool's, then the scoring's
-    own CPU in this process: what bounds the step on this machine's cores."""
-    step = grpo_step(4096, 200, pathological_share=0.0, seed=1)
-    items = [{"response": item.response, "ground_truth": item.ground_truth} for item in step]
-    body = orjson.dumps({"items": items})
+COLD_BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pool: verification (math-verify, sympy)", ("_verify_one",)),
+    ("pool: analysis (answer, format, reflection)", ("analyze_chunk", "_analyze_each")),
+    ("pool: hand-over (pickling, queues, pebble)", ("pebble", "multiprocessing", "pickle")),
+    ("server: body (read, decode, validate)", ("api/body.py", "model_validate", "admission")),
+    ("server: statistics", ("stats/",)),
+    ("server: the record", ("record/", "pyarrow")),
+    ("server: batching, combining, the answer", ("engine/", "api/", "starlette/", "fastapi/")),
+)
+"""Where a cold step's samples go, by the first bucket whose marks its stack holds."""
+
+
+def _cold_bucket(stack: str) -> str:
+    frames = ";".join(f for f in stack.split(";") if not f.startswith("process "))
+    return next((name for name, marks in COLD_BUCKETS if any(m in frames for m in marks)), "other")
+
+
+def _cold_profile(body: bytes, py_spy: str) -> tuple[float, Counter[str]]:
+    """One cold step on a fresh service of this code under py-spy (its pool included):
+    the step's seconds and its samples by bucket."""
+    with tempfile.TemporaryDirectory() as folder, _service(None, folder) as service:
+        samples = Path(folder, "samples.txt")
+        pid = service.process.pid  # type: ignore[union-attr]
+        spy = _py_spy(py_spy, pid, samples, "--rate", "200", "--subprocesses")
+        time.sleep(2.0)  # py-spy attaches to the server and its pool (no request is timed)
+        seconds = _post(service.url, body)
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+        counts: Counter[str] = Counter()
+        for line in samples.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            counts[_cold_bucket(stack)] += int(count)
+    return seconds, counts
+
+
+def cold_step_split(versions: dict[str, str | None], py_spy: str) -> None:
+    """A cold step's wall time and CPU, the server's and its pool's (ROUNDS rounds, the
+    versions interleaved), where this code's CPU goes (py-spy over the server and its pool),
+    then the scoring's own CPU and the naive loop in this process, all in this run: what
+    bounds the step on this machine's cores."""
+    step, body = _cold_step()
     cores = len(os.sched_getaffinity(0))
-    print(
-        "| cold 4,096-item step | seconds | server CPU (s) | pool CPU (s) | all CPU / cores (s) |"
-    )
-    print("| --- | --- | --- | --- | --- |")
-    for version, code in versions.items():
-        for _ in range(ROUNDS):
+    rows: dict[str, list[tuple[float, float, float]]] = {version: [] for version in versions}
+    for _ in range(ROUNDS):
+        for version, code in versions.items():
             with tempfile.TemporaryDirectory() as record, _service(code, record) as service:
                 server = psutil.Process(service.process.pid)  # type: ignore[union-attr]
                 before = {p.pid: _cpu_of(p) for p in (server, *server.children(True))}
-                started = time.perf_counter()
-                httpx.post(
-                    f"{service.url}/score", content=body, headers=JSON, timeout=600
-                ).raise_for_status()
-                seconds = time.perf_counter() - started
+                seconds = _post(service.url, body)
                 used = {
                     p.pid: _cpu_of(p) - before.get(p.pid, 0.0)
                     for p in (server, *server.children(True))
                 }
                 server_s = used.pop(server.pid)
+                rows[version].append((seconds, server_s, sum(used.values())))
+    print(
+        "| cold 4,096-item step | seconds | server CPU (s) | pool CPU (s) | all CPU / cores (s) |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    for version, measured in rows.items():
+        for seconds, server_s, pool_s in measured:
             print(
-                f"| {version} | {seconds:.2f} | {server_s:.2f} | {sum(used.values()):.2f} | "
-                f"{(server_s + sum(used.values())) / cores:.2f} |",
+                f"| {version} | {seconds:.2f} | {server_s:.2f} | {pool_s:.2f} | "
+                f"{(server_s + pool_s) / cores:.2f} |",
                 flush=True,
             )
+    profiled_s, counts = _cold_profile(body, py_spy)
+    total = sum(counts.values()) or 1
+    print(f"\n| where this code's cold step goes (py-spy, a {profiled_s:.2f} s step) | share |")
+    print("| --- | --- |")
+    for name in [bucket[0] for bucket in COLD_BUCKETS] + ["other"]:
+        print(f"| {name} | {counts[name] / total:.0%} |")
     reward = MultiSignalMathReward()
     reward.verify("1", "1")  # once-only imports
     started = time.process_time()
@@ -485,10 +548,18 @@ def cold_step_split(versions: dict[str, str | None]) -> None:
     for pred, label in pairs:
         reward.verify(pred, label)
     verify_s = time.process_time() - started
+    naive_s = _naive_seconds(step, 256)
+    scoring_s = (analysis_s + verify_s) / cores
+    server_s = statistics.median(server for _, server, _ in rows["this code"])
     print(
-        f"\nThe scoring alone, in one process (this code): analysis of the {len(step):,} "
-        f"responses {analysis_s:.2f} s CPU, verification of the {len(pairs)} distinct pairs "
-        f"{verify_s:.2f} s CPU: {(analysis_s + verify_s) / cores:.2f} s on {cores} cores."
+        f"\nIn this process, this code: analysis of the {len(step):,} responses "
+        f"{analysis_s:.2f} s CPU ({analysis_s / len(step) * 1000:.3f} ms each), verification "
+        f"of the {len(pairs)} distinct pairs {verify_s:.2f} s CPU "
+        f"({verify_s / len(pairs) * 1000:.1f} ms each); the naive loop {naive_s:.1f} s.\n"
+        f"Bounds on {cores} cores: the scoring alone {scoring_s:.2f} s "
+        f"({naive_s / scoring_s:.1f}x the naive loop); with the server's median "
+        f"{server_s:.2f} s of CPU, {scoring_s + server_s / cores:.2f} s "
+        f"({naive_s / (scoring_s + server_s / cores):.1f}x)."
     )
 
 
@@ -512,7 +583,7 @@ def main() -> None:
             parser.error("--part where needs py-spy on PATH (pip install py-spy)")
         profile_table(versions, args.requests, py_spy)
         print()
-        cold_step_split(versions)
+        cold_step_split(versions, py_spy)
 
 
 if __name__ == "__main__":
