@@ -83,13 +83,18 @@ class ServiceProcess:
         self._log: IO[bytes] | None = None
 
     def start(self, wait: bool = True) -> ServiceProcess:
-        """Start the process; with ``wait``, return once ``/health`` answers 200."""
+        """Start the process; with ``wait``, return once ``/health`` answers 200 (a process
+        that does not is stopped before the error is raised)."""
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
             self.command, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
         )
         if wait:
-            self.wait_healthy()
+            try:
+                self.wait_healthy()
+            except RuntimeError:
+                self.stop()
+                raise
         return self
 
     def wait_healthy(self, seconds: float = START_TIMEOUT_S) -> None:
