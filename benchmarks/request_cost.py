@@ -415,6 +415,19 @@ def _py_spy(py_spy: str, pid: int, samples: Path, *options: str) -> subprocess.P
     )
 
 
+def _stopped(
+    spy: subprocess.Popen[bytes], samples: Path, bucket: Callable[[str], str]
+) -> Counter[str]:
+    """Stop py-spy, then count its samples by ``bucket`` of their stacks."""
+    spy.send_signal(signal.SIGINT)
+    spy.wait(timeout=60)
+    counts: Counter[str] = Counter()
+    for line in samples.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        counts[bucket(stack)] += int(count)
+    return counts
+
+
 def profile(server: ServiceProcess, requests: int, py_spy: str) -> dict[str, float]:
     """Milliseconds of the server's CPU per cached 1-item request, by bucket (py-spy's
     samples of the server's busy threads, shared out over the CPU measured meanwhile)."""
@@ -432,12 +445,7 @@ def profile(server: ServiceProcess, requests: int, py_spy: str) -> dict[str, flo
             for k in range(requests):
                 client.post(route, content=body(k), headers=JSON).raise_for_status()
             cpu_ms = (_cpu_seconds(pid) - before) / requests * 1000
-            spy.send_signal(signal.SIGINT)
-            spy.wait(timeout=60)
-            counts: Counter[str] = Counter()
-            for line in samples.read_text().splitlines():
-                stack, _, count = line.rpartition(" ")
-                counts[_bucket(stack)] += int(count)
+            counts = _stopped(spy, samples, _bucket)
     total = sum(counts.values()) or 1
     return {name: cpu_ms * n / total for name, n in counts.items()} | {"total": cpu_ms}
 
@@ -490,12 +498,7 @@ def _cold_profile(body: bytes, py_spy: str) -> tuple[float, Counter[str]]:
         spy = _py_spy(py_spy, pid, samples, "--rate", "200", "--subprocesses")
         time.sleep(2.0)  # py-spy attaches to the server and its pool (no request is timed)
         seconds = _post(service.url, body)
-        spy.send_signal(signal.SIGINT)
-        spy.wait(timeout=60)
-        counts: Counter[str] = Counter()
-        for line in samples.read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            counts[_cold_bucket(stack)] += int(count)
+        counts = _stopped(spy, samples, _cold_bucket)
     return seconds, counts
 
 
